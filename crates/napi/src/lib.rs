@@ -1,0 +1,5 @@
+#![deny(clippy::all)]
+use napi_derive::napi;
+
+#[napi]
+pub fn noop() {}
