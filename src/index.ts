@@ -1,2 +1,3 @@
 // ringkv's public API. Each part is re-exported from the module that owns it.
-export {}
+export * from './engine/index.ts'
+export { RingkvError, isRingkvError } from './errors.ts'

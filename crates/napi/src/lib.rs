@@ -1,5 +1,25 @@
+//! napi-rs glue between ringkv's storage engine (`ringkv-engine`, which knows nothing of napi) and
+//! JavaScript. The TypeScript wrapper in `src/engine/` is the public API; this layer stays thin.
+//!
+//! Module map (mirrors the TypeScript files):
+//! - `engine`    the `NativeEngine` class: synchronous reads and writes, async tasks for fsync,
+//!   flush, compaction, Merkle hashing and close on the libuv pool
+//! - `cursor`    batched scan cursors over a snapshot
+//! - `registry`  one engine per data directory per process, shared by worker threads
+//! - `errors`    engine errors to JS errors with a stable `code`
+//! - `hashing`   batched SHA-256 ring positions
+//! - `codec`     packing of key lists and batches across the boundary (one call, one buffer)
 #![deny(clippy::all)]
+
+mod codec;
+mod cursor;
+mod engine;
+mod errors;
+mod hashing;
+mod registry;
+
 use napi_derive::napi;
 
+/// Does nothing: the benchmark's measure of what crossing into Rust costs.
 #[napi]
 pub fn noop() {}

@@ -1,0 +1,460 @@
+// The embedded storage engine: a Rust LSM tree behind a small promise-based API.
+//
+// The sync/async contract (also in the README):
+// - Reads are synchronous: `get` and `getMany` return the value itself. They are served from the
+//   memtable, the row cache or mmap'd tables, with no disk wait beyond a page fault.
+// - A write (`put`, `delete`, `writeBatch`) is applied to the memtable during the call: a `get`
+//   right after it, even before awaiting, sees it. The returned promise resolves when the
+//   engine's durability mode holds:
+//     'none'     at once (the log is still written and fsynced in the background),
+//     'interval' once the write is in the log (handed to the OS, so it survives a crash of this
+//                process); the log is fsynced every `syncIntervalMs` (default 5 ms),
+//     'sync'     once an fsync covers it. All writes of one event-loop turn share one fsync
+//                (group commit), so 64 concurrent writers cost about one fsync, not 64.
+//   Log writes are gathered once per event-loop turn: one `write(2)` for every put of the turn.
+// - Scans iterate a consistent snapshot taken when `scan` is called, in batches of entries.
+// - Flush, compaction, Merkle hashing and close run on the libuv thread pool.
+import { KIND_DELETE, KIND_PUT, forEachEntry, packBatch, packKeys, unpackValues, type PackedOp } from './codec.ts'
+import { native, type NativeEngine, type NativeStats } from './native.ts'
+import { RingkvError } from '../errors.ts'
+
+export type Durability = 'sync' | 'interval' | 'none'
+
+export interface EngineOptions {
+  /** When a write's promise resolves; default 'interval'. */
+  durability?: Durability
+  /** fsync period of the log in 'interval' and 'none' modes; default 5. */
+  syncIntervalMs?: number
+  /** Memtable size before it is flushed to an SSTable; default 64 MiB. */
+  memtableBytes?: number
+  maxImmutableMemtables?: number
+  /** Default 64 KiB. */
+  maxKeyBytes?: number
+  /** Default 16 MiB. */
+  maxValueBytes?: number
+  blockSize?: number
+  bloomBitsPerKey?: number
+  /** Row cache for hot keys; default 32 MiB, 0 disables it. */
+  cacheBytes?: number
+  l0CompactionTrigger?: number
+  l0SlowdownTrigger?: number
+  l0StopTrigger?: number
+  levelBaseBytes?: number
+  levelMultiplier?: number
+  targetFileBytes?: number
+  maxLevels?: number
+}
+
+export type Key = Uint8Array | string
+
+export interface WriteOptions {
+  /** Time to live in milliseconds from now; the value is never returned once it has expired. */
+  ttlMs?: number
+  /** Absolute expiry in milliseconds since the Unix epoch (instead of ttlMs). */
+  expiresAt?: number
+}
+
+export type BatchOp =
+  | ({ type: 'put'; key: Key; value: Uint8Array | string } & WriteOptions)
+  | { type: 'delete'; key: Key }
+
+export interface ScanOptions {
+  /** First key, inclusive. */
+  start?: Key
+  /** Last key, exclusive. */
+  end?: Key
+  /** Only keys starting with these bytes (not combinable with start/end). */
+  prefix?: Key
+  limit?: number
+  /** Entries fetched per native call; default 256. */
+  batchSize?: number
+}
+
+export interface Entry {
+  key: Buffer
+  value: Buffer
+}
+
+export interface MerkleOptions {
+  start?: Key
+  end?: Key
+  /** Leaves, keys assigned by hash; default 1024. */
+  segments?: number
+}
+
+export interface MerkleSummary {
+  root: Buffer
+  leaves: Buffer[]
+  entries: number
+  bytes: number
+}
+
+export type EngineStats = NativeStats
+
+const RESOLVED: Promise<void> = Promise.resolve()
+const DEFAULT_SCAN_BATCH = 256
+const SCAN_BATCH_BYTES = 1 << 20
+
+function toRingkvError(e: unknown): RingkvError {
+  if (e instanceof RingkvError) return e
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code
+    return new RingkvError(typeof code === 'string' && code.startsWith('ERR_') ? code : 'ERR_INTERNAL', e.message, {
+      cause: e,
+    })
+  }
+  return new RingkvError('ERR_INTERNAL', String(e))
+}
+
+function invalid(message: string): RingkvError {
+  return new RingkvError('ERR_INVALID_ARGUMENT', message)
+}
+
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v
+}
+
+function toBytes(v: unknown, what: string): Uint8Array {
+  if (v instanceof Uint8Array) return v
+  if (typeof v === 'string') return Buffer.from(v, 'utf8')
+  throw invalid(`${what} must be a Buffer, Uint8Array or string, got ${describe(v)}`)
+}
+
+function expiryOf(o: WriteOptions | undefined): number {
+  if (o === undefined) return 0
+  if (o.ttlMs !== undefined && o.expiresAt !== undefined) throw invalid('give ttlMs or expiresAt, not both')
+  if (o.ttlMs !== undefined) {
+    if (!Number.isInteger(o.ttlMs) || o.ttlMs <= 0) throw invalid(`ttlMs must be a positive integer, got ${o.ttlMs}`)
+    // Expiry is wall-clock time: the engine compares it with the system clock when reading.
+    return Date.now() + o.ttlMs
+  }
+  if (o.expiresAt !== undefined) {
+    if (!Number.isInteger(o.expiresAt) || o.expiresAt <= 0) {
+      throw invalid(`expiresAt must be a positive integer (ms since the epoch), got ${o.expiresAt}`)
+    }
+    return o.expiresAt
+  }
+  return 0
+}
+
+function prefixSuccessor(prefix: Uint8Array): Uint8Array | undefined {
+  const s = Buffer.from(prefix)
+  for (let i = s.length - 1; i >= 0; i--) {
+    if (s[i] !== 0xff) {
+      s[i] = (s[i] ?? 0) + 1
+      return s.subarray(0, i + 1)
+    }
+  }
+  return undefined
+}
+
+interface Turn {
+  lsn: number
+  promise: Promise<void>
+  resolve: () => void
+  reject: (e: unknown) => void
+}
+
+function newTurn(): Turn {
+  let resolve!: () => void
+  let reject!: (e: unknown) => void
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { lsn: 0, promise, resolve, reject }
+}
+
+export class Engine {
+  readonly #native: NativeEngine
+  readonly #durability: Durability
+  #turn: Turn | null = null
+  #closed = false
+
+  private constructor(handle: NativeEngine) {
+    this.#native = handle
+    this.#durability = handle.durability as Durability
+  }
+
+  /**
+   * Opens the engine of a data directory, creating it when missing. Within one process, opening a
+   * directory that is already open (from any worker thread) shares that engine; from another
+   * process it fails with ERR_LOCKED.
+   */
+  static async open(dir: string, options: EngineOptions = {}): Promise<Engine> {
+    if (typeof dir !== 'string' || dir === '') throw invalid('dir must be a non-empty string')
+    try {
+      return new Engine(await native.openEngine(dir, options))
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+
+  /** `open` that blocks the calling thread during recovery; for tools and scripts. */
+  static openSync(dir: string, options: EngineOptions = {}): Engine {
+    if (typeof dir !== 'string' || dir === '') throw invalid('dir must be a non-empty string')
+    try {
+      return new Engine(native.openEngineSync(dir, options))
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+
+  get path(): string {
+    return this.#native.path
+  }
+
+  get durability(): Durability {
+    return this.#durability
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  get(key: Key): Buffer | undefined {
+    const k = toBytes(key, 'key')
+    try {
+      return this.#native.get(k) ?? undefined
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+
+  getMany(keys: readonly Key[]): (Buffer | undefined)[] {
+    if (!Array.isArray(keys)) throw invalid(`keys must be an array, got ${describe(keys)}`)
+    const bytes = keys.map((k, i) => toBytes(k, `keys[${i}]`))
+    try {
+      return unpackValues(this.#native.getMany(packKeys(bytes)), bytes.length)
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+
+  put(key: Key, value: Uint8Array | string, options?: WriteOptions): Promise<void> {
+    try {
+      const lsn = this.#native.put(toBytes(key, 'key'), toBytes(value, 'value'), expiryOf(options) || undefined)
+      return this.#durable(lsn)
+    } catch (e) {
+      return Promise.reject(toRingkvError(e))
+    }
+  }
+
+  delete(key: Key): Promise<void> {
+    try {
+      return this.#durable(this.#native.delete(toBytes(key, 'key')))
+    } catch (e) {
+      return Promise.reject(toRingkvError(e))
+    }
+  }
+
+  /** Applies all operations atomically: after a crash, all of them or none are there. */
+  writeBatch(ops: readonly BatchOp[]): Promise<void> {
+    try {
+      if (!Array.isArray(ops)) throw invalid(`ops must be an array, got ${describe(ops)}`)
+      const packed: PackedOp[] = ops.map((op, i) => {
+        if (op === null || typeof op !== 'object') throw invalid(`ops[${i}] must be an object`)
+        if (op.type === 'put') {
+          return {
+            kind: KIND_PUT,
+            key: toBytes(op.key, `ops[${i}].key`),
+            value: toBytes(op.value, `ops[${i}].value`),
+            expiresAt: expiryOf(op),
+          }
+        }
+        if (op.type === 'delete') return { kind: KIND_DELETE, key: toBytes(op.key, `ops[${i}].key`), value: undefined, expiresAt: 0 }
+        throw invalid(`ops[${i}].type must be 'put' or 'delete', got ${String((op as { type?: unknown }).type)}`)
+      })
+      return this.#durable(this.#native.write(packBatch(packed)))
+    } catch (e) {
+      return Promise.reject(toRingkvError(e))
+    }
+  }
+
+  /** Everything written so far survives a crash of this process once this returns. */
+  writeOutSync(): void {
+    try {
+      this.#native.writeOut()
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+
+  #durable(lsn: number): Promise<void> {
+    if (this.#durability === 'none') return RESOLVED
+    let turn = this.#turn
+    if (turn === null) {
+      turn = newTurn()
+      this.#turn = turn
+      setImmediate(() => this.#completeTurn())
+    }
+    if (lsn > turn.lsn) turn.lsn = lsn
+    return turn.promise
+  }
+
+  /** Makes this turn's writes as durable as the mode promises: one write(2) or one shared fsync. */
+  #completeTurn(): void {
+    const turn = this.#turn
+    if (turn === null) return
+    this.#turn = null
+    if (this.#durability === 'interval') {
+      try {
+        this.#native.writeOut()
+        turn.resolve()
+      } catch (e) {
+        turn.reject(toRingkvError(e))
+      }
+      return
+    }
+    let synced: Promise<void>
+    try {
+      synced = this.#native.syncTo(turn.lsn)
+    } catch (e) {
+      turn.reject(toRingkvError(e))
+      return
+    }
+    synced.then(turn.resolve, (e: unknown) => turn.reject(toRingkvError(e)))
+  }
+
+  /** Iterates live entries in key order over a snapshot taken now. */
+  async *scan(options: ScanOptions = {}): AsyncGenerator<Entry, void, undefined> {
+    const { start, end, limit } = this.#range(options)
+    const batchSize = options.batchSize ?? DEFAULT_SCAN_BATCH
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw invalid(`batchSize must be a positive integer, got ${batchSize}`)
+    let cursor
+    try {
+      cursor = this.#native.cursor(start, true, end, false, limit)
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+    try {
+      for (;;) {
+        let batch: Buffer | undefined
+        try {
+          batch = cursor.next(batchSize, SCAN_BATCH_BYTES)
+        } catch (e) {
+          throw toRingkvError(e)
+        }
+        if (batch === undefined) return
+        const entries: Entry[] = []
+        forEachEntry(batch, (key, value) => entries.push({ key, value }))
+        yield* entries
+      }
+    } finally {
+      cursor.close()
+    }
+  }
+
+  #range(options: ScanOptions): { start: Uint8Array | undefined; end: Uint8Array | undefined; limit: number | undefined } {
+    if (options === null || typeof options !== 'object') throw invalid('scan options must be an object')
+    const { limit } = options
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+      throw invalid(`limit must be a non-negative integer, got ${limit}`)
+    }
+    if (options.prefix !== undefined) {
+      if (options.start !== undefined || options.end !== undefined) throw invalid('prefix cannot be combined with start or end')
+      const prefix = toBytes(options.prefix, 'prefix')
+      return { start: prefix, end: prefixSuccessor(prefix), limit }
+    }
+    return {
+      start: options.start === undefined ? undefined : toBytes(options.start, 'start'),
+      end: options.end === undefined ? undefined : toBytes(options.end, 'end'),
+      limit,
+    }
+  }
+
+  /** Writes the memtable to an SSTable and waits for it. */
+  async flush(): Promise<void> {
+    try {
+      await this.#native.flush()
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+
+  /** Merges every table into one level, dropping overwritten, deleted and expired data. */
+  async compact(): Promise<void> {
+    try {
+      await this.#native.compact()
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+
+  /** Digest of the live entries in [start, end), with `segments` leaves keyed by key hash. */
+  async merkle(options: MerkleOptions = {}): Promise<MerkleSummary> {
+    const segments = options.segments ?? 1024
+    if (!Number.isInteger(segments) || segments < 1 || segments > 1 << 20) {
+      throw invalid(`segments must be an integer between 1 and ${1 << 20}, got ${segments}`)
+    }
+    const start = options.start === undefined ? undefined : toBytes(options.start, 'start')
+    const end = options.end === undefined ? undefined : toBytes(options.end, 'end')
+    try {
+      const r = await this.#native.merkle(start, end, segments)
+      const leaves: Buffer[] = []
+      for (let i = 0; i < r.leaves.length; i += 32) leaves.push(r.leaves.subarray(i, i + 32))
+      return { root: r.root, leaves, entries: r.entries, bytes: r.bytes }
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+
+  /** Keys and entry hashes in [start, end) whose leaf is one of `leaves`: what differing leaves hold. */
+  async merkleEntries(options: MerkleOptions, leaves: readonly number[]): Promise<{ key: Buffer; hash: Buffer }[]> {
+    const segments = options.segments ?? 1024
+    const start = options.start === undefined ? undefined : toBytes(options.start, 'start')
+    const end = options.end === undefined ? undefined : toBytes(options.end, 'end')
+    try {
+      const r = await this.#native.merkleEntries(start, end, segments, [...leaves])
+      const out: { key: Buffer; hash: Buffer }[] = []
+      if (r.packedEntries) forEachEntry(r.packedEntries, (key, hash) => out.push({ key, hash }))
+      return out
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+
+  stats(): EngineStats {
+    try {
+      return this.#native.stats()
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+
+  /**
+   * Completes pending writes, then lets go of this handle; the engine itself closes (fsyncing its
+   * log and releasing the directory lock) when the last handle in the process is closed.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) throw new RingkvError('ERR_CLOSED', 'the engine is already closed')
+    this.#closed = true
+    const pending = this.#turn
+    if (pending !== null) {
+      this.#completeTurn()
+      await pending.promise.catch(() => undefined)
+    }
+    try {
+      await this.#native.close()
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+}
+
+/** Ring positions of keys: the first 8 bytes of SHA-256 as unsigned 64-bit integers, in one native call. */
+export function ringPositions(keys: readonly Key[]): BigUint64Array {
+  const packed = packKeys(keys.map((k, i) => toBytes(k, `keys[${i}]`)))
+  const raw = native.ringPositions(packed)
+  const aligned = raw.byteOffset % 8 === 0 ? raw : Buffer.from(raw)
+  return new BigUint64Array(aligned.buffer, aligned.byteOffset, keys.length)
+}
+
+export function sha256(data: Uint8Array | string): Buffer {
+  return native.sha256(toBytes(data, 'data'))
+}
+
+/** A native call that does nothing: what crossing into Rust costs, for benchmarks. */
+export function nativeNoop(): void {
+  native.noop()
+}

@@ -1,0 +1,16 @@
+export {
+  Engine,
+  nativeNoop,
+  ringPositions,
+  sha256,
+  type BatchOp,
+  type Durability,
+  type EngineOptions,
+  type EngineStats,
+  type Entry,
+  type Key,
+  type MerkleOptions,
+  type MerkleSummary,
+  type ScanOptions,
+  type WriteOptions,
+} from './engine.ts'

@@ -1,0 +1,118 @@
+// Loads the native addon through napi-rs' generated loader (native/index.cjs), which picks the
+// per-platform package or the locally built binary. When neither is there, the error says how to
+// build it instead of a bare "Cannot find module".
+import { createRequire } from 'node:module'
+
+export interface NativeOptions {
+  durability?: string
+  syncIntervalMs?: number
+  memtableBytes?: number
+  maxImmutableMemtables?: number
+  maxKeyBytes?: number
+  maxValueBytes?: number
+  blockSize?: number
+  bloomBitsPerKey?: number
+  cacheBytes?: number
+  l0CompactionTrigger?: number
+  l0SlowdownTrigger?: number
+  l0StopTrigger?: number
+  levelBaseBytes?: number
+  levelMultiplier?: number
+  targetFileBytes?: number
+  maxLevels?: number
+}
+
+export interface NativeStats {
+  levels: { tables: number; bytes: number }[]
+  memtableBytes: number
+  immutableMemtables: number
+  diskBytes: number
+  walBytesWritten: number
+  walFsyncs: number
+  lastSeqno: number
+  cacheHits: number
+  cacheMisses: number
+  cacheBytes: number
+  bloomChecks: number
+  bloomSkips: number
+  flushes: number
+  flushBytes: number
+  compactions: number
+  compactionBytesRead: number
+  compactionBytesWritten: number
+  stalls: number
+  stallMicros: number
+  slowdowns: number
+  writes: number
+  writeBatches: number
+}
+
+export interface NativeMerkleResult {
+  root: Buffer
+  leaves: Buffer
+  entries: number
+  bytes: number
+  packedEntries?: Buffer
+}
+
+export interface NativeCursor {
+  next(maxEntries: number, maxBytes: number): Buffer | undefined
+  close(): void
+}
+
+export interface NativeEngine {
+  readonly path: string
+  readonly durability: string
+  get(key: Uint8Array): Buffer | undefined
+  getMany(packedKeys: Uint8Array): Buffer
+  put(key: Uint8Array, value: Uint8Array, expiresAt?: number): number
+  delete(key: Uint8Array): number
+  write(packedBatch: Uint8Array): number
+  writeOut(): number
+  syncTo(lsn: number): Promise<void>
+  flush(): Promise<void>
+  compact(): Promise<void>
+  cursor(
+    start: Uint8Array | undefined,
+    startInclusive: boolean,
+    end: Uint8Array | undefined,
+    endInclusive: boolean,
+    limit: number | undefined,
+  ): NativeCursor
+  merkle(start: Uint8Array | undefined, end: Uint8Array | undefined, segments: number): Promise<NativeMerkleResult>
+  merkleEntries(
+    start: Uint8Array | undefined,
+    end: Uint8Array | undefined,
+    segments: number,
+    wanted: number[],
+  ): Promise<NativeMerkleResult>
+  stats(): NativeStats
+  close(): Promise<void>
+}
+
+export interface NativeBinding {
+  noop(): void
+  openEngine(path: string, options?: NativeOptions): Promise<NativeEngine>
+  openEngineSync(path: string, options?: NativeOptions): NativeEngine
+  openHandles(path: string): number
+  ringPositions(packedKeys: Uint8Array): Buffer
+  sha256(data: Uint8Array): Buffer
+}
+
+function load(): NativeBinding {
+  const require = createRequire(import.meta.url)
+  try {
+    return require('../../native/index.cjs') as NativeBinding
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e)
+    throw new Error(
+      `ringkv: the native addon could not be loaded (${reason}).\n` +
+        `  No prebuilt binary fits this platform, or it was never built. With Rust (cargo) installed, run\n` +
+        `  \`npm rebuild ringkv\` (or \`node node_modules/ringkv/scripts/build-native.mjs\`; npm 11 asks you to\n` +
+        `  approve the install script first: \`npm install-scripts approve ringkv\`).`,
+      { cause: e },
+    )
+  }
+}
+
+export const native: NativeBinding = load()
