@@ -4,11 +4,13 @@
 //! - `error`     the one error type, with stable codes
 //! - `types`     what a stored version is (key, seqno, kind, expiry, value) and their order
 //! - `iter`      the iterator trait every source implements
+//! - `fsutil`    durable file primitives: directory fsync, atomic file replacement
 //! - `wal`       write-ahead log: CRC32C-framed records, group commit, torn-tail recovery
 //! - `bloom`     per-table bloom filters over a 64-bit key hash
 //! - `sstable`   immutable sorted tables: builder, mmap reader, iterator (format documented there)
 
 pub mod error;
+pub mod fsutil;
 pub mod iter;
 pub mod types;
 
