@@ -13,6 +13,7 @@ pub mod error;
 pub mod fsutil;
 pub mod iter;
 pub mod types;
+pub mod wal;
 
 pub use error::{Error, Result};
 pub use types::{Entry, SeqNo, ValueKind, NO_EXPIRY};
