@@ -174,11 +174,16 @@ fn find_intact_record(path: &Path, file: &mut File, from: u64, file_len: u64) ->
         let candidates = n - (RECORD_HEADER_LEN - 1);
         for i in 0..candidates {
             let at = base + i as u64;
-            let Some(h) = record::decode_record_header(at, &window[i..]) else { continue };
-            let len = u64::from(h.len);
-            if len <= file_len - at - header_len
-                && payload_matches(path, file, at + header_len, len, h.payload_crc, &mut scratch)?
-            {
+            let hdr = &window[i..i + RECORD_HEADER_LEN];
+            // Cheap rejections before the CRC. A zero header never starts an intact record (its
+            // empty payload's checksum would be mask(0) != 0), and zero-filled tails, the usual
+            // torn tail, can be long.
+            let len = u64::from(u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]));
+            if len > file_len - at - header_len || hdr.iter().all(|&b| b == 0) {
+                continue;
+            }
+            let Some(h) = record::decode_record_header(at, hdr) else { continue };
+            if payload_matches(path, file, at + header_len, u64::from(h.len), h.payload_crc, &mut scratch)? {
                 return Ok(Some(at));
             }
         }
