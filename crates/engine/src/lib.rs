@@ -4,6 +4,7 @@
 //! - `error`     the one error type, with stable codes
 //! - `types`     what a stored version is (key, seqno, kind, expiry, value) and their order
 //! - `iter`      the iterator trait every source implements
+//! - `fsutil`    durable file primitives: directory fsync, atomic file replacement
 //! - `wal`       write-ahead log: CRC32C-framed records, group commit, torn-tail recovery
 //! - `bloom`     per-table bloom filters over a 64-bit key hash
 //! - `sstable`   immutable sorted tables: builder, mmap reader, iterator (format documented there)
@@ -24,6 +25,7 @@ pub mod cache;
 pub mod compaction;
 pub mod db;
 pub mod error;
+pub mod fsutil;
 pub mod hash;
 pub mod iter;
 pub mod lock;
@@ -34,6 +36,7 @@ pub mod merkle;
 pub mod options;
 pub mod types;
 pub mod version;
+pub mod wal;
 
 pub use error::{Error, Result};
 pub use db::{Cursor, Db, ScanOptions, Stats};
