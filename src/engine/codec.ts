@@ -28,7 +28,7 @@ export interface PackedOp {
 
 export function packBatch(ops: readonly PackedOp[]): Buffer {
   let size = 4
-  for (const op of ops) size += 17 + op.key.length + (op.kind === KIND_PUT ? 4 + (op.value?.length ?? 0) : 0)
+  for (const op of ops) size += 13 + op.key.length + (op.kind === KIND_PUT ? 4 + (op.value?.length ?? 0) : 0)
   const out = Buffer.allocUnsafe(size)
   out.writeUInt32LE(ops.length, 0)
   let pos = 4

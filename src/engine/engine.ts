@@ -95,13 +95,16 @@ const RESOLVED: Promise<void> = Promise.resolve()
 const DEFAULT_SCAN_BATCH = 256
 const SCAN_BATCH_BYTES = 1 << 20
 
+const CODED = /^\[(ERR_[A-Z0-9_]+)\] ([\s\S]*)$/
+
+/** Native errors carry their code as a `[ERR_X] ` message prefix (see crates/napi/src/errors.rs). */
 function toRingkvError(e: unknown): RingkvError {
   if (e instanceof RingkvError) return e
   if (e instanceof Error) {
+    const m = CODED.exec(e.message)
+    if (m) return new RingkvError(m[1]!, m[2]!, { cause: e })
     const code = (e as { code?: unknown }).code
-    return new RingkvError(typeof code === 'string' && code.startsWith('ERR_') ? code : 'ERR_INTERNAL', e.message, {
-      cause: e,
-    })
+    return new RingkvError(code === 'InvalidArg' ? 'ERR_INVALID_ARGUMENT' : 'ERR_INTERNAL', e.message, { cause: e })
   }
   return new RingkvError('ERR_INTERNAL', String(e))
 }
@@ -329,13 +332,13 @@ export class Engine {
     }
     try {
       for (;;) {
-        let batch: Buffer | undefined
+        let batch: Buffer | null
         try {
           batch = cursor.next(batchSize, SCAN_BATCH_BYTES)
         } catch (e) {
           throw toRingkvError(e)
         }
-        if (batch === undefined) return
+        if (batch === null) return
         const entries: Entry[] = []
         forEachEntry(batch, (key, value) => entries.push({ key, value }))
         yield* entries

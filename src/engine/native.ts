@@ -52,18 +52,19 @@ export interface NativeMerkleResult {
   leaves: Buffer
   entries: number
   bytes: number
-  packedEntries?: Buffer
+  packedEntries: Buffer | null
 }
 
+// napi-rs returns null (not undefined) where Rust returns None.
 export interface NativeCursor {
-  next(maxEntries: number, maxBytes: number): Buffer | undefined
+  next(maxEntries: number, maxBytes: number): Buffer | null
   close(): void
 }
 
 export interface NativeEngine {
   readonly path: string
   readonly durability: string
-  get(key: Uint8Array): Buffer | undefined
+  get(key: Uint8Array): Buffer | null
   getMany(packedKeys: Uint8Array): Buffer
   put(key: Uint8Array, value: Uint8Array, expiresAt?: number): number
   delete(key: Uint8Array): number

@@ -8,11 +8,11 @@ import { Engine } from '../../src/index.ts'
 import { native } from '../../src/engine/native.ts'
 import { tempDir } from './helpers.ts'
 
-const workerScript = fileURLToPath(new URL('./sharing-worker.ts', import.meta.url))
+const workerScript = fileURLToPath(new URL('./sharing-worker.mjs', import.meta.url))
 
 function runWorker(dir: string, action: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(workerScript, { workerData: { dir, action }, execArgv: ['--import', 'tsx'] })
+    const w = new Worker(workerScript, { workerData: { dir, action } })
     w.once('message', (m: string) => resolve(m))
     w.once('error', reject)
     w.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)))

@@ -37,7 +37,7 @@ use crate::merge::{LevelIter, LiveIter, MergeIter};
 use crate::merkle::{entry_hash, segment_of, MerkleBuilder, MerkleSummary};
 use crate::options::{Durability, Options};
 use crate::sstable::{Table, TableBuilder, TableOptions};
-use crate::types::{is_live, now_ms, SeqNo, ValueKind};
+use crate::types::{is_live, now_ms, SeqNo};
 use crate::wal::{self, WalWriter};
 
 pub struct Db {
@@ -441,6 +441,9 @@ fn recover(dir: &Path, opts: &Options, table_opts: &TableOptions) -> Result<Reco
         log_number: 0,
         tables: Vec::new(),
     });
+    // A crash can leave tables a flush or compaction wrote but no manifest named; they may hold
+    // the very numbers recovery is about to use, so they go first.
+    remove_obsolete_files(dir, &manifest)?;
     let mut levels: Vec<Vec<Arc<Table>>> = vec![Vec::new(); opts.max_levels];
     for r in &manifest.tables {
         let path = manifest::table_path(dir, r.file_number);

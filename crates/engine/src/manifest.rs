@@ -84,7 +84,7 @@ impl Manifest {
             return Err(bad(16, "manifest checksum mismatch"));
         }
         let mut pos = 0usize;
-        let mut u64_at = |pos: &mut usize| -> Result<u64> {
+        let u64_at = |pos: &mut usize| -> Result<u64> {
             let s = payload.get(*pos..*pos + 8).ok_or_else(|| bad(20 + *pos, "truncated manifest"))?;
             *pos += 8;
             let mut b = [0u8; 8];

@@ -86,7 +86,7 @@ fn run(ops: Vec<Op>) {
             }
             Op::Get(k) => assert_eq!(d.get(&key(k)).unwrap(), model.get(&key(k)).cloned(), "get {:?}", key(k)),
             Op::Scan(a, b, limit) => {
-                let (lo, hi) = (key(a.min(b)), key(a.max(b)));
+                let (lo, hi) = { let (x, y) = (key(a), key(b)); if x <= y { (x, y) } else { (y, x) } };
                 let got = scan(
                     d,
                     ScanOptions {

@@ -10,7 +10,8 @@
 use ringkv_engine::batch::WriteBatch;
 use ringkv_engine::ValueKind;
 
-use crate::errors::{invalid, JsResult};
+use crate::errors::invalid;
+use napi::Result;
 
 struct Reader<'a> {
     buf: &'a [u8],
@@ -18,7 +19,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &str) -> JsResult<&'a [u8]> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len());
         match end {
             Some(end) => {
@@ -29,11 +30,11 @@ impl<'a> Reader<'a> {
             None => Err(invalid(format!("packed {what} is truncated at byte {}", self.pos))),
         }
     }
-    fn u32(&mut self, what: &str) -> JsResult<u32> {
+    fn u32(&mut self, what: &str) -> Result<u32> {
         let s = self.take(4, what)?;
         Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
     }
-    fn f64(&mut self, what: &str) -> JsResult<f64> {
+    fn f64(&mut self, what: &str) -> Result<f64> {
         let s = self.take(8, what)?;
         let mut b = [0u8; 8];
         b.copy_from_slice(s);
@@ -41,7 +42,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub fn keys(packed: &[u8]) -> JsResult<Vec<&[u8]>> {
+pub fn keys(packed: &[u8]) -> Result<Vec<&[u8]>> {
     let mut r = Reader { buf: packed, pos: 0 };
     let count = r.u32("key list")? as usize;
     let mut out = Vec::with_capacity(count.min(packed.len() / 4 + 1));
@@ -55,7 +56,7 @@ pub fn keys(packed: &[u8]) -> JsResult<Vec<&[u8]>> {
     Ok(out)
 }
 
-pub fn expiry(expires_at: Option<f64>) -> JsResult<u64> {
+pub fn expiry(expires_at: Option<f64>) -> Result<u64> {
     match expires_at {
         None => Ok(0),
         Some(x) if x.is_finite() && x >= 0.0 && x <= 9.007_199_254_740_991e15 => Ok(x as u64),
@@ -63,7 +64,7 @@ pub fn expiry(expires_at: Option<f64>) -> JsResult<u64> {
     }
 }
 
-pub fn batch(packed: &[u8]) -> JsResult<WriteBatch> {
+pub fn batch(packed: &[u8]) -> Result<WriteBatch> {
     let mut r = Reader { buf: packed, pos: 0 };
     let count = r.u32("write batch")? as usize;
     let mut b = WriteBatch::with_capacity(count.min(packed.len() / 13 + 1));

@@ -4,11 +4,12 @@
 use std::sync::{Arc, Mutex, Weak};
 
 use napi::bindgen_prelude::{BufferSlice, Env};
+use napi::Result;
 use napi_derive::napi;
 use ringkv_engine::db::{Cursor, Db};
 
 use crate::codec;
-use crate::errors::{closed, from_napi, invalid, to_js, JsResult};
+use crate::errors::{closed, from_napi, invalid, to_js};
 
 #[napi]
 pub struct NativeCursor {
@@ -28,7 +29,7 @@ impl NativeCursor {
 impl NativeCursor {
     /// The next batch of entries, packed (see `codec`), or undefined when the scan is over.
     #[napi]
-    pub fn next<'env>(&self, env: &'env Env, max_entries: u32, max_bytes: u32) -> JsResult<Option<BufferSlice<'env>>> {
+    pub fn next<'env>(&self, env: &'env Env, max_entries: u32, max_bytes: u32) -> Result<Option<BufferSlice<'env>>> {
         if max_entries == 0 {
             return Err(invalid("maxEntries must be at least 1"));
         }

@@ -11,13 +11,14 @@ use std::sync::{Arc, RwLock};
 
 use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Env};
 use napi::Task;
+use napi::Result;
 use napi_derive::napi;
 use ringkv_engine::db::{Db, ScanOptions};
 use ringkv_engine::options::{Durability, Options};
 
 use crate::codec;
 use crate::cursor::NativeCursor;
-use crate::errors::{closed, from_napi, invalid, to_js, JsResult};
+use crate::errors::{closed, from_napi, invalid, to_js};
 use crate::registry;
 
 #[napi(object)]
@@ -41,7 +42,7 @@ pub struct NativeOptions {
     pub max_levels: Option<u32>,
 }
 
-fn bytes_option(name: &str, v: Option<f64>) -> JsResult<Option<u64>> {
+fn bytes_option(name: &str, v: Option<f64>) -> Result<Option<u64>> {
     match v {
         None => Ok(None),
         Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 9.007_199_254_740_991e15 => Ok(Some(x as u64)),
@@ -49,7 +50,7 @@ fn bytes_option(name: &str, v: Option<f64>) -> JsResult<Option<u64>> {
     }
 }
 
-fn to_options(o: NativeOptions) -> JsResult<Options> {
+fn to_options(o: NativeOptions) -> Result<Options> {
     let mut opts = Options::default();
     if let Some(d) = o.durability {
         opts.durability = Durability::parse(&d).map_err(to_js)?;
@@ -95,13 +96,13 @@ pub struct NativeEngine {
 }
 
 impl NativeEngine {
-    fn db(&self) -> JsResult<Arc<Db>> {
+    fn db(&self) -> Result<Arc<Db>> {
         let guard = self.db.read().map_err(|_| closed())?;
         guard.as_ref().cloned().ok_or_else(closed)
     }
 
     /// Runs `f` with the engine without cloning the Arc: the hot path.
-    fn with_db<R>(&self, f: impl FnOnce(&Db) -> JsResult<R>) -> JsResult<R> {
+    fn with_db<R>(&self, f: impl FnOnce(&Db) -> Result<R>) -> Result<R> {
         let guard = self.db.read().map_err(|_| closed())?;
         match guard.as_ref() {
             Some(db) => f(db),
@@ -118,14 +119,13 @@ pub struct OpenTask {
 impl Task for OpenTask {
     type Output = Arc<Db>;
     type JsValue = NativeEngine;
-    type ErrorStatus = String;
 
-    fn compute(&mut self) -> JsResult<Self::Output> {
+    fn compute(&mut self) -> Result<Self::Output> {
         let opts = self.opts.take().unwrap_or_default();
         registry::open(&self.path, opts).map_err(to_js)
     }
 
-    fn resolve(&mut self, _env: Env, db: Arc<Db>) -> JsResult<NativeEngine> {
+    fn resolve(&mut self, _env: Env, db: Arc<Db>) -> Result<NativeEngine> {
         Ok(NativeEngine { db: RwLock::new(Some(db)), path: self.path.clone() })
     }
 }
@@ -133,7 +133,7 @@ impl Task for OpenTask {
 /// Opens (or joins, within this process) the engine of a data directory off the JS thread:
 /// recovery replays the log and may take a while.
 #[napi(js_name = "openEngine")]
-pub fn open_engine(path: String, options: Option<NativeOptions>) -> JsResult<AsyncTask<OpenTask>> {
+pub fn open_engine(path: String, options: Option<NativeOptions>) -> Result<AsyncTask<OpenTask>> {
     if path.is_empty() {
         return Err(invalid("path must be a non-empty string"));
     }
@@ -142,7 +142,7 @@ pub fn open_engine(path: String, options: Option<NativeOptions>) -> JsResult<Asy
 }
 
 #[napi(js_name = "openEngineSync")]
-pub fn open_engine_sync(path: String, options: Option<NativeOptions>) -> JsResult<NativeEngine> {
+pub fn open_engine_sync(path: String, options: Option<NativeOptions>) -> Result<NativeEngine> {
     if path.is_empty() {
         return Err(invalid("path must be a non-empty string"));
     }
@@ -191,9 +191,8 @@ pub struct MerkleResult {
 impl Task for EngineTask {
     type Output = JobOutput;
     type JsValue = Option<MerkleResult>;
-    type ErrorStatus = String;
 
-    fn compute(&mut self) -> JsResult<JobOutput> {
+    fn compute(&mut self) -> Result<JobOutput> {
         let job = self.job.take().ok_or_else(|| invalid("task ran twice"))?;
         let db = &self.db;
         match job {
@@ -208,7 +207,7 @@ impl Task for EngineTask {
         .map_err(to_js)
     }
 
-    fn resolve(&mut self, _env: Env, out: JobOutput) -> JsResult<Option<MerkleResult>> {
+    fn resolve(&mut self, _env: Env, out: JobOutput) -> Result<Option<MerkleResult>> {
         Ok(match out {
             JobOutput::Done => None,
             JobOutput::Merkle(m) => Some(MerkleResult {
@@ -242,16 +241,15 @@ pub struct CloseTask {
 impl Task for CloseTask {
     type Output = ();
     type JsValue = ();
-    type ErrorStatus = String;
 
-    fn compute(&mut self) -> JsResult<()> {
+    fn compute(&mut self) -> Result<()> {
         match self.db.take() {
             Some(db) => registry::release(db).map_err(to_js),
             None => Ok(()),
         }
     }
 
-    fn resolve(&mut self, _env: Env, _: ()) -> JsResult<()> {
+    fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
         Ok(())
     }
 }
@@ -260,7 +258,7 @@ pub(crate) fn bound(key: Option<&[u8]>, inclusive: bool) -> Option<Bound<Vec<u8>
     key.map(|k| if inclusive { Bound::Included(k.to_vec()) } else { Bound::Excluded(k.to_vec()) })
 }
 
-pub(crate) fn limit(limit: Option<f64>) -> JsResult<Option<u64>> {
+pub(crate) fn limit(limit: Option<f64>) -> Result<Option<u64>> {
     match limit {
         None => Ok(None),
         Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 => Ok(Some(x as u64)),
@@ -309,7 +307,7 @@ impl NativeEngine {
     }
 
     #[napi(getter)]
-    pub fn durability(&self) -> JsResult<String> {
+    pub fn durability(&self) -> Result<String> {
         self.with_db(|db| {
             Ok(match db.durability() {
                 Durability::Sync => "sync",
@@ -321,7 +319,7 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub fn get<'env>(&self, env: &'env Env, key: &[u8]) -> JsResult<Option<BufferSlice<'env>>> {
+    pub fn get<'env>(&self, env: &'env Env, key: &[u8]) -> Result<Option<BufferSlice<'env>>> {
         self.with_db(|db| {
             match db.get_with(key, |v| BufferSlice::copy_from(env, v)).map_err(to_js)? {
                 Some(r) => r.map(Some).map_err(from_napi),
@@ -332,7 +330,7 @@ impl NativeEngine {
 
     /// Values of a packed key list, packed (see `codec`).
     #[napi(js_name = "getMany")]
-    pub fn get_many<'env>(&self, env: &'env Env, packed_keys: &[u8]) -> JsResult<BufferSlice<'env>> {
+    pub fn get_many<'env>(&self, env: &'env Env, packed_keys: &[u8]) -> Result<BufferSlice<'env>> {
         let keys = codec::keys(packed_keys)?;
         self.with_db(|db| {
             let mut out = Vec::with_capacity(keys.len() * 64);
@@ -353,31 +351,31 @@ impl NativeEngine {
 
     /// Applies one put; returns the log position to wait on. `expiresAt` in ms since the epoch.
     #[napi]
-    pub fn put(&self, key: &[u8], value: &[u8], expires_at: Option<f64>) -> JsResult<f64> {
+    pub fn put(&self, key: &[u8], value: &[u8], expires_at: Option<f64>) -> Result<f64> {
         let expires_at = codec::expiry(expires_at)?;
         self.with_db(|db| db.put(key, value, expires_at).map(|lsn| lsn as f64).map_err(to_js))
     }
 
     #[napi]
-    pub fn delete(&self, key: &[u8]) -> JsResult<f64> {
+    pub fn delete(&self, key: &[u8]) -> Result<f64> {
         self.with_db(|db| db.delete(key).map(|lsn| lsn as f64).map_err(to_js))
     }
 
     /// Applies a packed batch atomically (see `codec`).
     #[napi]
-    pub fn write(&self, packed_batch: &[u8]) -> JsResult<f64> {
+    pub fn write(&self, packed_batch: &[u8]) -> Result<f64> {
         let batch = codec::batch(packed_batch)?;
         self.with_db(|db| db.write(&batch).map(|lsn| lsn as f64).map_err(to_js))
     }
 
     /// Hands buffered log records to the OS: after it returns they survive a process crash.
     #[napi(js_name = "writeOut")]
-    pub fn write_out(&self) -> JsResult<f64> {
+    pub fn write_out(&self) -> Result<f64> {
         self.with_db(|db| db.write_out().map(|lsn| lsn as f64).map_err(to_js))
     }
 
     #[napi(js_name = "syncTo")]
-    pub fn sync_to(&self, lsn: f64) -> JsResult<AsyncTask<EngineTask>> {
+    pub fn sync_to(&self, lsn: f64) -> Result<AsyncTask<EngineTask>> {
         if !(lsn.is_finite() && lsn >= 0.0) {
             return Err(invalid(format!("lsn must be a non-negative number, got {lsn}")));
         }
@@ -385,12 +383,12 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub fn flush(&self) -> JsResult<AsyncTask<EngineTask>> {
+    pub fn flush(&self) -> Result<AsyncTask<EngineTask>> {
         Ok(AsyncTask::new(EngineTask { db: self.db()?, job: Some(Job::Flush) }))
     }
 
     #[napi]
-    pub fn compact(&self) -> JsResult<AsyncTask<EngineTask>> {
+    pub fn compact(&self) -> Result<AsyncTask<EngineTask>> {
         Ok(AsyncTask::new(EngineTask { db: self.db()?, job: Some(Job::Compact) }))
     }
 
@@ -403,7 +401,7 @@ impl NativeEngine {
         end: Option<&[u8]>,
         end_inclusive: bool,
         limit: Option<f64>,
-    ) -> JsResult<NativeCursor> {
+    ) -> Result<NativeCursor> {
         let opts = ScanOptions {
             start: bound(start, start_inclusive),
             end: bound(end, end_inclusive),
@@ -420,7 +418,7 @@ impl NativeEngine {
         start: Option<&[u8]>,
         end: Option<&[u8]>,
         segments: u32,
-    ) -> JsResult<AsyncTask<EngineTask>> {
+    ) -> Result<AsyncTask<EngineTask>> {
         let opts = ScanOptions { start: bound(start, true), end: bound(end, false), limit: None };
         Ok(AsyncTask::new(EngineTask { db: self.db()?, job: Some(Job::Merkle { opts, segments }) }))
     }
@@ -432,7 +430,7 @@ impl NativeEngine {
         end: Option<&[u8]>,
         segments: u32,
         wanted: Vec<u32>,
-    ) -> JsResult<AsyncTask<EngineTask>> {
+    ) -> Result<AsyncTask<EngineTask>> {
         let opts = ScanOptions { start: bound(start, true), end: bound(end, false), limit: None };
         Ok(AsyncTask::new(EngineTask {
             db: self.db()?,
@@ -441,7 +439,7 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub fn stats(&self) -> JsResult<NativeStats> {
+    pub fn stats(&self) -> Result<NativeStats> {
         self.with_db(|db| {
             let s = db.stats();
             Ok(NativeStats {
@@ -478,7 +476,7 @@ impl NativeEngine {
     /// Lets go of this handle; the engine closes (fsyncing the log) when no handle in the process
     /// is left. A second close of the same handle is an ERR_CLOSED error.
     #[napi]
-    pub fn close(&self) -> JsResult<AsyncTask<CloseTask>> {
+    pub fn close(&self) -> Result<AsyncTask<CloseTask>> {
         let mut guard = self.db.write().map_err(|_| closed())?;
         let db = guard.take().ok_or_else(closed)?;
         Ok(AsyncTask::new(CloseTask { db: Some(db) }))

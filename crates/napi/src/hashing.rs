@@ -2,12 +2,12 @@ use napi::bindgen_prelude::{BufferSlice, Env};
 use napi_derive::napi;
 
 use crate::codec;
-use crate::errors::JsResult;
+use napi::Result;
 
 /// Ring positions (first 8 bytes of SHA-256, big-endian u64) of a packed key list, as the raw
 /// bytes of a little-endian `BigUint64Array`.
 #[napi(js_name = "ringPositions")]
-pub fn ring_positions<'env>(env: &'env Env, packed_keys: &[u8]) -> JsResult<BufferSlice<'env>> {
+pub fn ring_positions<'env>(env: &'env Env, packed_keys: &[u8]) -> Result<BufferSlice<'env>> {
     let keys = codec::keys(packed_keys)?;
     let mut out = Vec::with_capacity(keys.len() * 8);
     for k in keys {
@@ -17,6 +17,6 @@ pub fn ring_positions<'env>(env: &'env Env, packed_keys: &[u8]) -> JsResult<Buff
 }
 
 #[napi]
-pub fn sha256<'env>(env: &'env Env, data: &[u8]) -> JsResult<BufferSlice<'env>> {
+pub fn sha256<'env>(env: &'env Env, data: &[u8]) -> Result<BufferSlice<'env>> {
     BufferSlice::copy_from(env, ringkv_engine::hash::sha256(data)).map_err(crate::errors::from_napi)
 }

@@ -1,6 +1,7 @@
 //! Test helper for `tests/crash.rs`: writes forever in `sync` mode with tiny memtables (so flushes
-//! and compactions run constantly) and prints `ack <i>` once write i is durable. The test kills it
-//! with SIGKILL at a random moment and checks every acknowledged write after reopening.
+//! and compactions run constantly). Before each write it prints `try <put|del> <i> <key>`, and
+//! `ack <i>` once that write is durable, so the checker knows the acknowledged writes and the one
+//! write that may or may not have landed when it kills the process with SIGKILL.
 //!
 //! Usage: ringkv-crash-writer DIR START SEED
 
@@ -49,11 +50,15 @@ fn main() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        // Keys are write numbers; some writes overwrite or delete earlier keys.
-        let result = match x % 10 {
-            0 if i > start + 1 => db.delete(format!("key{:08}", i - 1 - x % (i - start)).as_bytes()),
-            _ => db.put(format!("key{i:08}").as_bytes(), &value_of(i), 0),
-        };
+        // Keys are write numbers; one write in ten deletes an earlier key instead.
+        let delete = x % 10 == 0 && i > start + 1;
+        let target = if delete { i - 1 - x % (i - start) } else { i };
+        let op = if delete { "del" } else { "put" };
+        if writeln!(out, "try {op} {i} {target}").and_then(|_| out.flush()).is_err() {
+            std::process::exit(0);
+        }
+        let key = format!("key{target:08}");
+        let result = if delete { db.delete(key.as_bytes()) } else { db.put(key.as_bytes(), &value_of(i), 0) };
         let lsn = match result {
             Ok(lsn) => lsn,
             Err(e) => {
@@ -65,9 +70,7 @@ fn main() {
             eprintln!("sync failed: {e}");
             std::process::exit(5);
         }
-        let op = if x % 10 == 0 && i > start + 1 { "del" } else { "put" };
-        let target = if op == "del" { i - 1 - x % (i - start) } else { i };
-        if writeln!(out, "{op} {i} {target}").and_then(|_| out.flush()).is_err() {
+        if writeln!(out, "ack {i}").and_then(|_| out.flush()).is_err() {
             std::process::exit(0);
         }
         i += 1;
