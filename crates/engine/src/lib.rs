@@ -8,6 +8,7 @@
 //! - `bloom`     per-table bloom filters over a 64-bit key hash
 //! - `sstable`   immutable sorted tables: builder, mmap reader, iterator (format documented there)
 
+pub mod bloom;
 pub mod error;
 pub mod iter;
 pub mod types;
