@@ -11,6 +11,7 @@
 pub mod bloom;
 pub mod error;
 pub mod iter;
+pub mod sstable;
 pub mod types;
 
 pub use error::{Error, Result};
