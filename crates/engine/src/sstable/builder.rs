@@ -16,6 +16,7 @@ use crate::types::{compare_versions, SeqNo, ValueKind, NO_EXPIRY};
 
 use super::block::BlockBuilder;
 use super::format::{trailer, BlockHandle, BlockType, Footer, Properties, BLOCK_TRAILER_SIZE, FOOTER_SIZE};
+use super::index::IndexBuilder;
 use super::{TableMeta, TableOptions};
 
 /// Large enough that small blocks reach the kernel in few writes.
@@ -26,7 +27,7 @@ pub struct TableBuilder {
     out: TableFile,
     opts: TableOptions,
     block: BlockBuilder,
-    index: BlockBuilder,
+    index: IndexBuilder,
     /// The block written last, waiting for the next version to pick its index separator.
     pending_handle: Option<BlockHandle>,
     data_blocks: u64,
@@ -42,9 +43,8 @@ pub struct TableBuilder {
     min_expiry: u64,
     raw_key_bytes: u64,
     raw_value_bytes: u64,
-    /// Reused for index keys and handles.
+    /// Reused for index separators.
     sep_key: Vec<u8>,
-    handle_buf: Vec<u8>,
     finished: bool,
 }
 
@@ -57,10 +57,14 @@ struct TableFile {
 }
 
 impl TableFile {
-    fn write_block(&mut self, block_type: BlockType, payload: &[u8]) -> Result<BlockHandle> {
-        let handle = BlockHandle { offset: self.offset, size: payload.len() as u64 };
-        self.write_all(payload)?;
-        self.write_all(&trailer(payload, block_type))?;
+    /// Writes a block whose payload is `parts` back to back, and its trailer.
+    fn write_block(&mut self, block_type: BlockType, parts: &[&[u8]]) -> Result<BlockHandle> {
+        let start = self.offset;
+        for part in parts {
+            self.write_all(part)?;
+        }
+        let handle = BlockHandle { offset: start, size: self.offset - start };
+        self.write_all(&trailer(parts, block_type))?;
         Ok(handle)
     }
 
@@ -90,8 +94,7 @@ impl TableBuilder {
                 offset: 0,
             },
             block: BlockBuilder::new(opts.restart_interval),
-            // Every index entry is a restart point so the index can be binary-searched in place.
-            index: BlockBuilder::new(1),
+            index: IndexBuilder::default(),
             opts,
             pending_handle: None,
             data_blocks: 0,
@@ -107,7 +110,6 @@ impl TableBuilder {
             raw_key_bytes: 0,
             raw_value_bytes: 0,
             sep_key: Vec::new(),
-            handle_buf: Vec::new(),
             finished: false,
         })
     }
@@ -135,7 +137,7 @@ impl TableBuilder {
         }
         if let Some(handle) = self.pending_handle.take() {
             let sep_seqno = separator(&self.last_key, self.last_seqno, key, &mut self.sep_key);
-            self.add_index_entry(sep_seqno, handle)?;
+            self.index.add(&self.sep_key, sep_seqno, handle);
         }
         self.block.add(key, seqno, kind, expires_at, value);
 
@@ -188,13 +190,14 @@ impl TableBuilder {
         }
         if let Some(handle) = self.pending_handle.take() {
             // The last block's index key is its real last version: nothing follows to separate from.
-            self.sep_key.clear();
-            self.sep_key.extend_from_slice(&self.last_key);
-            self.add_index_entry(self.last_seqno, handle)?;
+            self.index.add(&self.last_key, self.last_seqno, handle);
         }
-        let index = self.out.write_block(BlockType::Index, self.index.finish())?;
+        let index_bytes = self.index.finish().ok_or_else(|| {
+            Error::InvalidArgument("table index would exceed 4 GiB; cut tables smaller or use larger blocks".into())
+        })?;
+        let index = self.out.write_block(BlockType::Index, &[&index_bytes])?;
         let filter_bytes = bloom::build_filter(&self.key_hashes, self.opts.bloom_bits_per_key);
-        let filter = self.out.write_block(BlockType::Filter, &filter_bytes)?;
+        let filter = self.out.write_block(BlockType::Filter, &[&filter_bytes])?;
 
         let props_len = Properties::encoded_len(&self.first_key, &self.last_key);
         let file_size = self.out.offset + (props_len + BLOCK_TRAILER_SIZE + FOOTER_SIZE) as u64;
@@ -215,7 +218,7 @@ impl TableBuilder {
         };
         let mut props_bytes = Vec::with_capacity(props_len);
         props.encode(&mut props_bytes);
-        let properties = self.out.write_block(BlockType::Properties, &props_bytes)?;
+        let properties = self.out.write_block(BlockType::Properties, &[&props_bytes])?;
 
         self.out.write_all(&Footer { index, filter, properties }.encode())?;
         debug_assert_eq!(self.out.offset, file_size);
@@ -231,21 +234,8 @@ impl TableBuilder {
         fs::remove_file(&self.out.path).map_err(|e| Error::io(&self.out.path, e))
     }
 
-    /// Adds the index entry `(sep_key, sep_seqno) -> handle`.
-    fn add_index_entry(&mut self, sep_seqno: SeqNo, handle: BlockHandle) -> Result<()> {
-        self.handle_buf.clear();
-        handle.encode_varint(&mut self.handle_buf);
-        if !self.index.has_room_for(self.sep_key.len(), self.handle_buf.len()) {
-            return Err(Error::InvalidArgument(
-                "table index would exceed 4 GiB; cut tables smaller or use larger blocks".into(),
-            ));
-        }
-        self.index.add(&self.sep_key, sep_seqno, ValueKind::Put, NO_EXPIRY, &self.handle_buf);
-        Ok(())
-    }
-
     fn flush_block(&mut self) -> Result<()> {
-        let handle = self.out.write_block(BlockType::Data, self.block.finish())?;
+        let handle = self.out.write_block(BlockType::Data, &self.block.finish())?;
         self.block.reset();
         self.data_blocks += 1;
         self.pending_handle = Some(handle);

@@ -56,13 +56,6 @@ impl BlockHandle {
         put_varint(out, self.offset);
         put_varint(out, self.size);
     }
-
-    /// Decodes a handle that must fill `buf` exactly.
-    pub(crate) fn decode_varint(buf: &[u8]) -> Option<BlockHandle> {
-        let (offset, p) = get_varint(buf, 0)?;
-        let (size, p) = get_varint(buf, p)?;
-        (p == buf.len()).then_some(BlockHandle { offset, size })
-    }
 }
 
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -118,8 +111,10 @@ pub(crate) fn block_checksum(payload: &[u8], block_type: BlockType) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(payload), &[block_type as u8])
 }
 
-pub(crate) fn trailer(payload: &[u8], block_type: BlockType) -> [u8; BLOCK_TRAILER_SIZE] {
-    let crc = block_checksum(payload, block_type).to_le_bytes();
+/// The trailer of a payload written as consecutive `parts`.
+pub(crate) fn trailer(parts: &[&[u8]], block_type: BlockType) -> [u8; BLOCK_TRAILER_SIZE] {
+    let crc = parts.iter().fold(0, |crc, part| crc32c::crc32c_append(crc, part));
+    let crc = crc32c::crc32c_append(crc, &[block_type as u8]).to_le_bytes();
     [block_type as u8, crc[0], crc[1], crc[2], crc[3]]
 }
 

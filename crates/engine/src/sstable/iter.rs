@@ -73,7 +73,7 @@ impl Position {
     fn seek(&mut self, table: &Table, key: &[u8]) -> Result<(), Corrupt> {
         self.valid = false;
         // The first version of `key` in the engine's order is the one with the highest seqno.
-        let Some((i, _)) = table.index()?.seek_restart(key, SeqNo::MAX)? else {
+        let Some((i, _)) = table.index()?.seek(key, SeqNo::MAX)? else {
             return self.enter_block(table, table.data_block_count());
         };
         self.enter_block(table, i)?;

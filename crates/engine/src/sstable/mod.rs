@@ -31,9 +31,10 @@
 //! ## Data block payload
 //!
 //! ```text
-//! entry*                          prefix-compressed versions, in the engine's order
-//! restart[num_restarts]  u32      offset (within the payload) of every restart entry; restart[0] = 0
 //! num_restarts           u32      >= 1
+//! restart[num_restarts]  u32      position of every restart entry, counted from the first entry;
+//!                                 restart[0] = 0
+//! entry*                          prefix-compressed versions, in the engine's order
 //! ```
 //!
 //! Each entry:
@@ -49,27 +50,35 @@
 //! value       [value_len]
 //! ```
 //!
-//! Every `restart_interval`-th entry (16 by default) is a restart point and stores its key whole.
-//! A block is cut once its payload reaches `block_size` (4 KiB by default), so it always holds at
-//! least one entry; a block holding a 16 MiB value is simply that big. Payloads stay below 4 GiB.
+//! Every `restart_interval`-th entry (16 by default) is a restart point and stores its key whole:
+//! a lookup binary-searches the restarts, then scans at most one interval. The restart array
+//! sits in front of the entries (LevelDB puts it behind them) so that a lookup's first touch of a
+//! cold block shares a cache line and page with the first entries. A block is cut once its
+//! payload reaches `block_size` (4 KiB by default), so it always holds at least one entry; a
+//! block holding a 16 MiB value is simply that big. Payloads stay below 4 GiB.
 //!
 //! ## Index block payload
 //!
-//! The data-block encoding with a restart interval of 1 (so `restart[i]` locates entry `i` and the
-//! index is binary-searched in place; opening a table never parses it entry by entry). Entry `i`
-//! describes data block `i`:
+//! One entry per data block, entry `i` describing block `i`:
 //!
 //! ```text
-//! key, seqno   a version at or after every version in block i and before every version in
-//!              block i+1: block i's last version, or a shorter key strictly between block i's
-//!              last key and block i+1's first key with seqno u64::MAX (its first possible
-//!              version). The last block's entry is its real last version.
-//! kind         1, expires_at 0 (unused)
-//! value        varint offset, varint size: block i's handle
+//! n           u32          number of entries = data blocks, >= 1
+//! common_len  u32          length of the prefix every entry's key starts with
+//! common      [common_len]
+//! prefix[n]   u64 BE       key[common_len..common_len + 8] of entry i, zero-padded
+//! offset[n]   u32          position of entry i within the entries that follow
+//! entries, each:
+//!   suffix_len varint, key[common_len..], seqno varint, block offset varint, block size varint
 //! ```
 //!
-//! A lookup for `(key, max_seqno)` picks the first index entry at or after it; that block holds
-//! the first version at or after `(key, max_seqno)` if the table has one with that key.
+//! Entry `i`'s `(key, seqno)` sorts at or after every version in block `i` and before every
+//! version in block `i+1`: it is block `i`'s last version, or a shorter key strictly between
+//! block `i`'s last key and block `i+1`'s first key with seqno `u64::MAX` (the first possible
+//! version of that key). The last block's entry is its real last version. A lookup for
+//! `(key, max_seqno)` binary-searches the dense `prefix` array (zero-padded big-endian prefixes
+//! order like the keys, so only ties need full keys) and takes the first entry at or after it;
+//! that block holds the first version at or after `(key, max_seqno)` if the table has one with
+//! that key. Nothing is parsed at open beyond the two counts.
 //!
 //! ## Filter block payload
 //!
@@ -115,6 +124,7 @@
 mod block;
 mod builder;
 mod format;
+mod index;
 mod iter;
 mod reader;
 

@@ -1,5 +1,6 @@
 //! Reads a table through a read-only mmap. Point reads allocate nothing: a binary search over the
-//! index, a binary search over the block's restart points, then a scan of at most one interval.
+//! index's key prefixes, a binary search over the block's restart points, then a scan of at most
+//! one restart interval.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::types::{SeqNo, ValueKind};
 
 use super::block::Block;
+use super::index::Index;
 use super::format::{block_payload, checked_block, BlockHandle, BlockType, Corrupt, Footer, Properties, FOOTER_SIZE};
 use super::iter::TableIter;
 use super::TableMeta;
@@ -124,11 +126,10 @@ impl Table {
     }
 
     fn get_in_blocks(&self, key: &[u8], max_seqno: SeqNo) -> Result<Option<Found<'_>>, Corrupt> {
-        let Some((i, index_entry)) = self.index()?.seek_restart(key, max_seqno)? else {
+        let Some((i, index_entry)) = self.index()?.seek(key, max_seqno)? else {
             return Ok(None);
         };
-        let handle = self.decode_handle(index_entry.value)?;
-        let block = self.data_block(i, handle)?;
+        let block = self.data_block(i, index_entry.handle)?;
         Ok(block.get(key, max_seqno)?.map(|e| Found {
             seqno: e.seqno,
             kind: e.kind,
@@ -153,6 +154,8 @@ impl Table {
     /// decodes every data block (checking entry order across the table and the entry count).
     pub fn verify(&self) -> Result<()> {
         check_layout(&self.mmap).map_err(|c| self.corruption(c))?;
+        let index = self.index().map_err(|c| self.corruption(c))?;
+        index.check_entries(self.footer.index.offset).map_err(|c| self.corruption(c))?;
         let mut prev = None;
         let mut entries = 0u64;
         for i in 0..self.data_blocks {
@@ -196,18 +199,13 @@ impl Table {
     }
 
     #[inline]
-    pub(crate) fn index(&self) -> Result<Block<'_>, Corrupt> {
+    pub(crate) fn index(&self) -> Result<Index<'_>, Corrupt> {
         let payload = block_payload(&self.mmap, self.footer.index, self.footer.filter.offset)?;
-        Block::parse(payload, self.footer.index.offset)
-    }
-
-    fn decode_handle(&self, value: &[u8]) -> Result<BlockHandle, Corrupt> {
-        BlockHandle::decode_varint(value)
-            .ok_or(Corrupt::at(self.footer.index.offset, "index entry holds a malformed block handle"))
+        Index::parse(payload, self.footer.index.offset)
     }
 
     pub(crate) fn block_handle(&self, i: usize) -> Result<BlockHandle, Corrupt> {
-        self.decode_handle(self.index()?.restart_entry(i)?.value)
+        Ok(self.index()?.entry(i)?.handle)
     }
 
     /// Data block `i`, checksummed if this is its first use since open.
@@ -263,24 +261,21 @@ fn check_layout(file: &[u8]) -> Result<(Footer, Properties), Corrupt> {
         return Err(Corrupt::at(footer.properties.offset, "properties record a different file size"));
     }
 
-    let index = Block::parse(index_payload, footer.index.offset)?;
-    if index.num_restarts() as u64 != props.data_blocks {
+    let index = Index::parse(index_payload, footer.index.offset)?;
+    if index.len() as u64 != props.data_blocks {
         return Err(Corrupt::at(footer.index.offset, "index entry count differs from the properties' block count"));
     }
-    // The first block starts the file and the last one ends where the index begins.
-    let handle = |i| -> Result<BlockHandle, Corrupt> {
-        BlockHandle::decode_varint(index.restart_entry(i)?.value)
-            .ok_or(Corrupt::at(footer.index.offset, "index entry holds a malformed block handle"))
-    };
-    let first = handle(0)?;
-    let last = handle(index.num_restarts() - 1)?;
-    if first.offset != 0 || last.end_with_trailer() != Some(footer.index.offset) {
+    // The first block starts the file and the last one ends where the index begins (the scrub
+    // checks the blocks in between).
+    let first = index.entry(0)?;
+    let last = index.entry(index.len() - 1)?;
+    if first.handle.offset != 0 || last.handle.end_with_trailer() != Some(footer.index.offset) {
         return Err(Corrupt::at(footer.index.offset, "index does not cover the data region"));
     }
-    // The smallest and largest keys in the properties must be the index's outer bounds: the
-    // reader's range check before a lookup trusts them.
-    let last_entry = index.restart_entry(index.num_restarts() - 1)?;
-    if last_entry.key_delta != props.meta.largest_key.as_slice() {
+    // The reader's range check before a lookup trusts the properties' largest key, so it must be
+    // the index's last key.
+    let largest = &props.meta.largest_key;
+    if largest.get(..index.common().len()) != Some(index.common()) || largest.get(index.common().len()..) != Some(last.suffix) {
         return Err(Corrupt::at(footer.index.offset, "index's last key differs from the properties' largest key"));
     }
     Ok((footer, props))
