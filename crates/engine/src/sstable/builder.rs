@@ -115,7 +115,8 @@ impl TableBuilder {
     }
 
     /// Adds a version. Versions must come key ascending, then seqno descending, with no version
-    /// repeated; anything else is a caller bug and gives `InvalidArgument`.
+    /// repeated; anything else is a caller bug and gives `InvalidArgument`, leaving the builder as
+    /// it was. After an I/O error the file is in an unknown state: abandon (or drop) the builder.
     pub fn add(&mut self, key: &[u8], seqno: SeqNo, kind: ValueKind, expires_at: u64, value: &[u8]) -> Result<()> {
         if self.entries > 0 && compare_versions(key, seqno, &self.last_key, self.last_seqno) != Ordering::Greater {
             return Err(Error::InvalidArgument(format!(

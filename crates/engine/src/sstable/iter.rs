@@ -73,14 +73,12 @@ impl Position {
     fn seek(&mut self, table: &Table, key: &[u8]) -> Result<(), Corrupt> {
         self.valid = false;
         // The first version of `key` in the engine's order is the one with the highest seqno.
-        let Some((i, _)) = table.index()?.seek(key, SeqNo::MAX)? else {
+        let Some((i, entry)) = table.index()?.seek(key, SeqNo::MAX)? else {
             return self.enter_block(table, table.data_block_count());
         };
-        self.enter_block(table, i)?;
-        let Some(handle) = self.handle else {
-            return Ok(());
-        };
-        let block = table.data_block(i, handle)?;
+        self.block_idx = i;
+        self.handle = Some(entry.handle);
+        let block = table.data_block(i, entry.handle)?;
         match block.seek(key, SeqNo::MAX, &mut self.key)? {
             Some(e) => {
                 self.land(&block, &e);
