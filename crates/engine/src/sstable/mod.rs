@@ -4,7 +4,7 @@
 //!
 //! # On-disk format, version 1
 //!
-//! All integers are little-endian; `varint` is unsigned LEB128 (at most 10 bytes for a u64).
+//! Integers are little-endian unless marked BE; `varint` is unsigned LEB128 (at most 10 bytes).
 //! A table is a sequence of blocks, each followed by a 5-byte trailer, then a fixed-size footer:
 //!
 //! ```text
