@@ -28,17 +28,30 @@ impl WriteBatch {
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        WriteBatch { ops: Vec::with_capacity(n), bytes: 0 }
+        WriteBatch {
+            ops: Vec::with_capacity(n),
+            bytes: 0,
+        }
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>, expires_at: u64) {
         self.bytes += key.len() + value.len() + 17;
-        self.ops.push(WriteOp { kind: ValueKind::Put, key, value, expires_at });
+        self.ops.push(WriteOp {
+            kind: ValueKind::Put,
+            key,
+            value,
+            expires_at,
+        });
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
         self.bytes += key.len() + 13;
-        self.ops.push(WriteOp { kind: ValueKind::Delete, key, value: Vec::new(), expires_at: NO_EXPIRY });
+        self.ops.push(WriteOp {
+            kind: ValueKind::Delete,
+            key,
+            value: Vec::new(),
+            expires_at: NO_EXPIRY,
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -97,22 +110,35 @@ impl<'a> Reader<'a> {
         self.take(1).and_then(|s| s.first().copied())
     }
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).and_then(|s| s.try_into().ok()).map(u32::from_le_bytes)
+        self.take(4)
+            .and_then(|s| s.try_into().ok())
+            .map(u32::from_le_bytes)
     }
     fn u64(&mut self) -> Option<u64> {
-        self.take(8).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes)
+        self.take(8)
+            .and_then(|s| s.try_into().ok())
+            .map(u64::from_le_bytes)
     }
 }
 
 /// Decodes a batch record, calling `f` per op. A record that passed its CRC but does not parse is
 /// corruption (a bug or a forged file), reported with the caller's file context.
-pub fn decode(payload: &[u8], mut f: impl FnMut(DecodedOp<'_>) -> Result<()>) -> Result<(SeqNo, u32)> {
+pub fn decode(
+    payload: &[u8],
+    mut f: impl FnMut(DecodedOp<'_>) -> Result<()>,
+) -> Result<(SeqNo, u32)> {
     let bad = |what: &str| Error::InvalidArgument(format!("malformed write batch record: {what}"));
-    let mut r = Reader { buf: payload, pos: 0 };
+    let mut r = Reader {
+        buf: payload,
+        pos: 0,
+    };
     let base = r.u64().ok_or_else(|| bad("missing sequence number"))?;
     let count = r.u32().ok_or_else(|| bad("missing count"))?;
     for i in 0..count {
-        let kind = r.u8().and_then(ValueKind::from_u8).ok_or_else(|| bad("bad op kind"))?;
+        let kind = r
+            .u8()
+            .and_then(ValueKind::from_u8)
+            .ok_or_else(|| bad("bad op kind"))?;
         let expires_at = r.u64().ok_or_else(|| bad("truncated expiry"))?;
         let klen = r.u32().ok_or_else(|| bad("truncated key length"))? as usize;
         let key = r.take(klen).ok_or_else(|| bad("truncated key"))?;
@@ -122,7 +148,13 @@ pub fn decode(payload: &[u8], mut f: impl FnMut(DecodedOp<'_>) -> Result<()>) ->
         } else {
             &[]
         };
-        f(DecodedOp { seqno: base + u64::from(i), kind, expires_at, key, value })?;
+        f(DecodedOp {
+            seqno: base + u64::from(i),
+            kind,
+            expires_at,
+            key,
+            value,
+        })?;
     }
     if r.pos != payload.len() {
         return Err(bad("trailing bytes"));
@@ -145,7 +177,13 @@ mod tests {
         b.encode_into(10, &mut buf);
         let mut seen = Vec::new();
         let (base, n) = decode(&buf, |op| {
-            seen.push((op.seqno, op.kind, op.key.to_vec(), op.value.to_vec(), op.expires_at));
+            seen.push((
+                op.seqno,
+                op.kind,
+                op.key.to_vec(),
+                op.value.to_vec(),
+                op.expires_at,
+            ));
             Ok(())
         })
         .unwrap();

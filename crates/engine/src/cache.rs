@@ -81,7 +81,9 @@ impl RowCache {
     }
 
     pub fn insert(&self, key: &[u8], key_hash: u64, generation_before_read: u64, row: CachedRow) {
-        let Some(cache) = self.cache.as_ref() else { return };
+        let Some(cache) = self.cache.as_ref() else {
+            return;
+        };
         cache.insert(key.to_vec(), row);
         if self.generation(key_hash) != generation_before_read {
             cache.remove(key);
@@ -90,7 +92,9 @@ impl RowCache {
 
     /// Called by writers after the write is visible in the memtable.
     pub fn invalidate(&self, key: &[u8], key_hash: u64) {
-        let Some(cache) = self.cache.as_ref() else { return };
+        let Some(cache) = self.cache.as_ref() else {
+            return;
+        };
         if let Some(g) = self.generations.get(Self::stripe(key_hash)) {
             g.fetch_add(1, Ordering::AcqRel);
         }

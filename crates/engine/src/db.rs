@@ -110,8 +110,14 @@ pub struct ScanOptions {
 impl ScanOptions {
     /// The range of keys starting with `prefix`.
     pub fn prefix(prefix: &[u8]) -> ScanOptions {
-        let end = prefix_successor(prefix).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
-        ScanOptions { start: Some(Bound::Included(prefix.to_vec())), end: Some(end), limit: None }
+        let end = prefix_successor(prefix)
+            .map(Bound::Excluded)
+            .unwrap_or(Bound::Unbounded);
+        ScanOptions {
+            start: Some(Bound::Included(prefix.to_vec())),
+            end: Some(end),
+            limit: None,
+        }
     }
 }
 
@@ -182,13 +188,19 @@ impl Db {
             version: ArcSwap::from_pointee(version),
             visible_seqno: AtomicU64::new(recovered.manifest.last_seqno),
             next_file_number: AtomicU64::new(recovered.manifest.next_file_number),
-            write: Mutex::new(WriteState { last_seqno: recovered.manifest.last_seqno, encode_buf: Vec::new() }),
+            write: Mutex::new(WriteState {
+                last_seqno: recovered.manifest.last_seqno,
+                encode_buf: Vec::new(),
+            }),
             edit: Mutex::new(EditState {
                 manifest: recovered.manifest,
                 compaction_cursors: vec![Vec::new(); opts.max_levels],
             }),
             wal,
-            signals: Mutex::new(Signals { compaction_requested: true, ..Signals::default() }),
+            signals: Mutex::new(Signals {
+                compaction_requested: true,
+                ..Signals::default()
+            }),
             wakeup: Condvar::new(),
             compaction: Mutex::new(()),
             closed: AtomicBool::new(false),
@@ -197,11 +209,15 @@ impl Db {
             dir,
             opts,
         });
-        let mut threads = Vec::new();
-        threads.push(spawn("ringkv-flush", &inner, Inner::flush_loop)?);
-        threads.push(spawn("ringkv-compact", &inner, Inner::compaction_loop)?);
-        threads.push(spawn("ringkv-wal-sync", &inner, Inner::sync_loop)?);
-        Ok(Db { inner, threads: Mutex::new(threads) })
+        let threads = vec![
+            spawn("ringkv-flush", &inner, Inner::flush_loop)?,
+            spawn("ringkv-compact", &inner, Inner::compaction_loop)?,
+            spawn("ringkv-wal-sync", &inner, Inner::sync_loop)?,
+        ];
+        Ok(Db {
+            inner,
+            threads: Mutex::new(threads),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -284,7 +300,8 @@ impl Db {
                 self.inner.rotate(&mut w)?;
             }
         }
-        self.inner.wait_until(|inner| inner.version.load().immutables.is_empty())
+        self.inner
+            .wait_until(|inner| inner.version.load().immutables.is_empty())
     }
 
     /// Flushes, then merges every table into one level, dropping overwritten, deleted and expired data.
@@ -308,7 +325,12 @@ impl Db {
 
     /// Keys and entry hashes of the live entries in a range whose segment is in `wanted`: what a
     /// replica sends for the leaves that differ.
-    pub fn merkle_entries(&self, opts: ScanOptions, segments: u32, wanted: &[u32]) -> Result<Vec<(Vec<u8>, [u8; 32])>> {
+    pub fn merkle_entries(
+        &self,
+        opts: ScanOptions,
+        segments: u32,
+        wanted: &[u32],
+    ) -> Result<Vec<(Vec<u8>, [u8; 32])>> {
         let wanted: HashSet<u32> = wanted.iter().copied().collect();
         let mut out = Vec::new();
         let mut cursor = self.cursor(opts)?;
@@ -397,7 +419,7 @@ impl Cursor {
             bytes += it.key().len() + it.value().len();
             self.remaining -= 1;
             self.next_start = Bound::Excluded(it.key().to_vec());
-            it.next()?;
+            it.advance()?;
         }
         if !it.valid() || self.remaining == 0 {
             self.done = true;
@@ -407,7 +429,11 @@ impl Cursor {
 }
 
 /// Every source of a snapshot, newest first, positioned at `start`.
-fn sources(v: &crate::version::Version, start: Bound<&[u8]>, seqno: SeqNo) -> Result<Vec<Box<dyn EntryIter>>> {
+fn sources(
+    v: &crate::version::Version,
+    start: Bound<&[u8]>,
+    seqno: SeqNo,
+) -> Result<Vec<Box<dyn EntryIter>>> {
     let mut out: Vec<Box<dyn EntryIter>> = Vec::new();
     for m in v.memtables() {
         out.push(Box::new(m.iter_from(start, seqno)));
@@ -447,16 +473,28 @@ fn recover(dir: &Path, opts: &Options, table_opts: &TableOptions) -> Result<Reco
     let mut levels: Vec<Vec<Arc<Table>>> = vec![Vec::new(); opts.max_levels];
     for r in &manifest.tables {
         let path = manifest::table_path(dir, r.file_number);
-        let size = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+        let size = std::fs::metadata(&path)
+            .map_err(|e| Error::io(&path, e))?
+            .len();
         if size != r.file_size {
             return Err(Error::corruption(
                 &path,
                 size.min(r.file_size),
-                format!("table is {size} bytes but the manifest recorded {}", r.file_size),
+                format!(
+                    "table is {size} bytes but the manifest recorded {}",
+                    r.file_size
+                ),
             ));
         }
         let level = levels.get_mut(r.level as usize).ok_or_else(|| {
-            Error::corruption(manifest::path(dir), 0, format!("table {} at level {} beyond maxLevels", r.file_number, r.level))
+            Error::corruption(
+                manifest::path(dir),
+                0,
+                format!(
+                    "table {} at level {} beyond maxLevels",
+                    r.file_number, r.level
+                ),
+            )
         })?;
         level.push(Table::open(&path, r.file_number)?);
     }
@@ -468,7 +506,10 @@ fn recover(dir: &Path, opts: &Options, table_opts: &TableOptions) -> Result<Reco
         level.sort_by(|a, b| a.meta().smallest_key.cmp(&b.meta().smallest_key));
     }
 
-    let segments: Vec<u64> = wal::list_segments(dir)?.into_iter().filter(|n| *n >= manifest.log_number).collect();
+    let segments: Vec<u64> = wal::list_segments(dir)?
+        .into_iter()
+        .filter(|n| *n >= manifest.log_number)
+        .collect();
     let replayed = Arc::new(Memtable::new(0));
     let mut last_seqno = manifest.last_seqno;
     let mut max_number = manifest.next_file_number.saturating_sub(1);
@@ -482,12 +523,22 @@ fn recover(dir: &Path, opts: &Options, table_opts: &TableOptions) -> Result<Reco
                 Ok(())
             })
             .map(|_| ())
-            .map_err(|e| Error::corruption(&path, 0, format!("a log record passed its checksum but {e}")))
+            .map_err(|e| {
+                Error::corruption(
+                    &path,
+                    0,
+                    format!("a log record passed its checksum but {e}"),
+                )
+            })
         })?;
         if let Some(torn) = outcome.torn_tail {
             if i + 1 != segments.len() {
                 // Rotation fsyncs a segment before the next one starts, so only the last may be torn.
-                return Err(Error::corruption(&path, torn.offset, format!("damaged record in a completed log segment: {}", torn.reason)));
+                return Err(Error::corruption(
+                    &path,
+                    torn.offset,
+                    format!("damaged record in a completed log segment: {}", torn.reason),
+                ));
             }
         }
     }
@@ -502,7 +553,11 @@ fn recover(dir: &Path, opts: &Options, table_opts: &TableOptions) -> Result<Reco
         manifest.next_file_number += 1;
         let path = manifest::table_path(dir, number);
         let table = build_table_from_memtable(&replayed, &path, number, table_opts)?;
-        manifest.tables.push(TableRef { level: 0, file_number: number, file_size: table.meta().file_size });
+        manifest.tables.push(TableRef {
+            level: 0,
+            file_number: number,
+            file_size: table.meta().file_size,
+        });
         if let Some(l0) = levels.first_mut() {
             l0.insert(0, table);
         }
@@ -512,7 +567,11 @@ fn recover(dir: &Path, opts: &Options, table_opts: &TableOptions) -> Result<Reco
     manifest.log_number = wal_segment;
     manifest.store(dir)?;
     remove_obsolete_files(dir, &manifest)?;
-    Ok(Recovered { manifest, levels, wal_segment })
+    Ok(Recovered {
+        manifest,
+        levels,
+        wal_segment,
+    })
 }
 
 /// Deletes log segments the manifest no longer needs, tables it does not name, and temp files.
@@ -523,9 +582,15 @@ fn remove_obsolete_files(dir: &Path, manifest: &Manifest) -> Result<()> {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let obsolete = if let Some(n) = name.strip_suffix(".sst").and_then(|s| s.parse::<u64>().ok()) {
+        let obsolete = if let Some(n) = name
+            .strip_suffix(".sst")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             !live.contains(&n)
-        } else if let Some(n) = name.strip_suffix(".log").and_then(|s| s.parse::<u64>().ok()) {
+        } else if let Some(n) = name
+            .strip_suffix(".log")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             n < manifest.log_number
         } else {
             name.ends_with(".tmp")
@@ -538,14 +603,21 @@ fn remove_obsolete_files(dir: &Path, manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
-fn build_table_from_memtable(mem: &Arc<Memtable>, path: &Path, number: u64, opts: &TableOptions) -> Result<Arc<Table>> {
+fn build_table_from_memtable(
+    mem: &Arc<Memtable>,
+    path: &Path,
+    number: u64,
+    opts: &TableOptions,
+) -> Result<Arc<Table>> {
     let mut it = mem.iter_from(Bound::Unbounded, SeqNo::MAX);
     let mut builder = TableBuilder::create(path, opts.clone())?;
     let mut last: Option<Vec<u8>> = None;
     while it.valid() {
         // Only the newest version: readers needing older ones still hold this memtable.
         if last.as_deref() != Some(it.key()) {
-            if let Err(e) = builder.add(it.key(), it.seqno(), it.kind(), it.expires_at(), it.value()) {
+            if let Err(e) =
+                builder.add(it.key(), it.seqno(), it.kind(), it.expires_at(), it.value())
+            {
                 let _ = builder.abandon();
                 return Err(e);
             }
@@ -591,10 +663,16 @@ impl Inner {
         self.check_writable()?;
         for op in &batch.ops {
             if op.key.len() > self.opts.max_key_bytes {
-                return Err(Error::KeyTooLarge { len: op.key.len(), max: self.opts.max_key_bytes });
+                return Err(Error::KeyTooLarge {
+                    len: op.key.len(),
+                    max: self.opts.max_key_bytes,
+                });
             }
             if op.value.len() > self.opts.max_value_bytes {
-                return Err(Error::ValueTooLarge { len: op.value.len(), max: self.opts.max_value_bytes });
+                return Err(Error::ValueTooLarge {
+                    len: op.value.len(),
+                    max: self.opts.max_value_bytes,
+                });
             }
         }
         if batch.is_empty() {
@@ -610,7 +688,9 @@ impl Inner {
         let lsn = appended?;
         let version = self.version.load();
         for (i, op) in batch.ops.iter().enumerate() {
-            version.active.insert(&op.key, base + i as u64, op.kind, op.expires_at, &op.value);
+            version
+                .active
+                .insert(&op.key, base + i as u64, op.kind, op.expires_at, &op.value);
         }
         w.last_seqno = base + batch.len() as u64 - 1;
         self.visible_seqno.store(w.last_seqno, Ordering::Release);
@@ -620,7 +700,9 @@ impl Inner {
                 self.cache.invalidate(&op.key, key_hash(&op.key));
             }
         }
-        self.counters.writes.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.counters
+            .writes
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.counters.write_batches.fetch_add(1, Ordering::Relaxed);
         Ok(lsn)
     }
@@ -634,7 +716,14 @@ impl Inner {
             let l0 = v.levels.first().map(Vec::len).unwrap_or(0);
             if l0 >= self.opts.l0_stop_trigger {
                 self.stall(|inner| {
-                    inner.version.load().levels.first().map(Vec::len).unwrap_or(0) < inner.opts.l0_stop_trigger
+                    inner
+                        .version
+                        .load()
+                        .levels
+                        .first()
+                        .map(Vec::len)
+                        .unwrap_or(0)
+                        < inner.opts.l0_stop_trigger
                 })?;
                 continue;
             }
@@ -648,7 +737,9 @@ impl Inner {
                 return Ok(());
             }
             if v.immutables.len() >= self.opts.max_immutable_memtables {
-                self.stall(|inner| inner.version.load().immutables.len() < inner.opts.max_immutable_memtables)?;
+                self.stall(|inner| {
+                    inner.version.load().immutables.len() < inner.opts.max_immutable_memtables
+                })?;
                 continue;
             }
             return self.rotate(w);
@@ -665,7 +756,9 @@ impl Inner {
         }
         self.wakeup.notify_all();
         let r = self.wait_until(done);
-        self.counters.stall_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.counters
+            .stall_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         r
     }
 
@@ -730,17 +823,19 @@ impl Inner {
         }
         let hash = key_hash(key);
         let generation = self.cache.generation(hash);
-        let tables = v
-            .levels
-            .iter()
-            .enumerate()
-            .flat_map(|(l, ts)| -> Box<dyn Iterator<Item = &Arc<Table>>> {
+        let tables = v.levels.iter().enumerate().flat_map(
+            |(l, ts)| -> Box<dyn Iterator<Item = &Arc<Table>>> {
                 if l == 0 {
                     Box::new(ts.iter())
                 } else {
-                    Box::new(crate::version::Version::find_in_level(ts, key).and_then(|i| ts.get(i)).into_iter())
+                    Box::new(
+                        crate::version::Version::find_in_level(ts, key)
+                            .and_then(|i| ts.get(i))
+                            .into_iter(),
+                    )
                 }
-            });
+            },
+        );
         for t in tables {
             self.counters.bloom_checks.fetch_add(1, Ordering::Relaxed);
             if !t.may_contain(hash) {
@@ -752,7 +847,10 @@ impl Inner {
                     return Ok(None);
                 }
                 if self.cache.enabled() {
-                    let row = CachedRow { value: Arc::from(found.value), expires_at: found.expires_at };
+                    let row = CachedRow {
+                        value: Arc::from(found.value),
+                        expires_at: found.expires_at,
+                    };
                     self.cache.insert(key, hash, generation, row);
                 }
                 return Ok(f.take().map(|f| f(found.value)));
@@ -765,7 +863,8 @@ impl Inner {
         loop {
             {
                 let mut s = self.signals.lock();
-                while !s.shutdown && !s.flush_requested && self.version.load().immutables.is_empty() {
+                while !s.shutdown && !s.flush_requested && self.version.load().immutables.is_empty()
+                {
                     self.wakeup.wait_for(&mut s, Duration::from_millis(100));
                 }
                 if s.shutdown {
@@ -793,7 +892,12 @@ impl Inner {
         } else {
             let number = self.new_file_number();
             let path = manifest::table_path(&self.dir, number);
-            Some(build_table_from_memtable(mem, &path, number, &self.table_opts)?)
+            Some(build_table_from_memtable(
+                mem,
+                &path,
+                number,
+                &self.table_opts,
+            )?)
         };
         let log_number;
         {
@@ -807,7 +911,11 @@ impl Inner {
             log_number = next.memtables().map(|m| m.wal_segment()).min().unwrap_or(0);
             let mut m = e.manifest.clone();
             if let Some(t) = &table {
-                m.tables.push(TableRef { level: 0, file_number: t.file_number(), file_size: t.meta().file_size });
+                m.tables.push(TableRef {
+                    level: 0,
+                    file_number: t.file_number(),
+                    file_size: t.meta().file_size,
+                });
             }
             m.log_number = log_number;
             m.last_seqno = m.last_seqno.max(mem.max_seqno());
@@ -818,7 +926,9 @@ impl Inner {
         }
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = &table {
-            self.counters.flush_bytes.fetch_add(t.meta().file_size, Ordering::Relaxed);
+            self.counters
+                .flush_bytes
+                .fetch_add(t.meta().file_size, Ordering::Relaxed);
         }
         for n in wal::list_segments(&self.dir)? {
             if n < log_number {
@@ -884,7 +994,8 @@ impl Inner {
     /// tables cannot disappear underneath (only compaction removes tables).
     fn run_compaction(&self, task: &Task) -> Result<()> {
         let v = self.version.load_full();
-        let by_number: HashMap<u64, &Arc<Table>> = v.tables().map(|(_, t)| (t.file_number(), t)).collect();
+        let by_number: HashMap<u64, &Arc<Table>> =
+            v.tables().map(|(_, t)| (t.file_number(), t)).collect();
         let mut sources: Vec<Box<dyn EntryIter>> = Vec::new();
         let mut removed: HashSet<u64> = HashSet::new();
         for (level, numbers) in &task.inputs {
@@ -961,8 +1072,12 @@ impl Inner {
             std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
         }
         self.counters.compactions.fetch_add(1, Ordering::Relaxed);
-        self.counters.compaction_bytes_read.fetch_add(out.bytes_read, Ordering::Relaxed);
-        self.counters.compaction_bytes_written.fetch_add(out.bytes_written, Ordering::Relaxed);
+        self.counters
+            .compaction_bytes_read
+            .fetch_add(out.bytes_read, Ordering::Relaxed);
+        self.counters
+            .compaction_bytes_written
+            .fetch_add(out.bytes_written, Ordering::Relaxed);
         Ok(())
     }
 
@@ -978,7 +1093,9 @@ impl Inner {
                     return;
                 }
             }
-            if self.opts.durability != Durability::Sync && self.wal.synced_lsn() < self.wal.appended_lsn() {
+            if self.opts.durability != Durability::Sync
+                && self.wal.synced_lsn() < self.wal.appended_lsn()
+            {
                 if let Err(e) = self.wal.sync() {
                     self.set_background_error(&e);
                     return;
@@ -995,7 +1112,10 @@ impl Inner {
             levels: v
                 .levels
                 .iter()
-                .map(|ts| LevelStats { tables: ts.len() as u64, bytes: ts.iter().map(|t| t.meta().file_size).sum() })
+                .map(|ts| LevelStats {
+                    tables: ts.len() as u64,
+                    bytes: ts.iter().map(|t| t.meta().file_size).sum(),
+                })
                 .collect(),
             memtable_bytes: v.memtables().map(|m| m.approximate_bytes() as u64).sum(),
             immutable_memtables: v.immutables.len() as u64,
@@ -1024,7 +1144,12 @@ impl Inner {
 
 fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 

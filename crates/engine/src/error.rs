@@ -11,15 +11,30 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system error, with the path it concerned when there was one.
-    Io { path: Option<PathBuf>, source: io::Error },
+    Io {
+        path: Option<PathBuf>,
+        source: io::Error,
+    },
     /// Bytes on disk that fail a checksum or do not parse. Always names the file and offset.
-    Corruption { file: PathBuf, offset: u64, reason: String },
+    Corruption {
+        file: PathBuf,
+        offset: u64,
+        reason: String,
+    },
     /// Another process (or another engine in this process outside the registry) holds the directory lock.
-    Locked { path: PathBuf },
+    Locked {
+        path: PathBuf,
+    },
     /// The engine was closed, or a background failure made it read-only.
     Closed,
-    KeyTooLarge { len: usize, max: usize },
-    ValueTooLarge { len: usize, max: usize },
+    KeyTooLarge {
+        len: usize,
+        max: usize,
+    },
+    ValueTooLarge {
+        len: usize,
+        max: usize,
+    },
     /// A caller-supplied argument or option is out of range; the message names it.
     InvalidArgument(String),
     /// A background task (flush, compaction) failed; writes are refused until reopen.
@@ -41,11 +56,18 @@ impl Error {
     }
 
     pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io { path: Some(path.into()), source }
+        Error::Io {
+            path: Some(path.into()),
+            source,
+        }
     }
 
     pub fn corruption(file: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
-        Error::Corruption { file: file.into(), offset, reason: reason.into() }
+        Error::Corruption {
+            file: file.into(),
+            offset,
+            reason: reason.into(),
+        }
     }
 
     pub fn is_corruption(&self) -> bool {
@@ -56,10 +78,21 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io { path: Some(p), source } => write!(f, "I/O error on {}: {source}", p.display()),
+            Error::Io {
+                path: Some(p),
+                source,
+            } => write!(f, "I/O error on {}: {source}", p.display()),
             Error::Io { path: None, source } => write!(f, "I/O error: {source}"),
-            Error::Corruption { file, offset, reason } => {
-                write!(f, "corruption in {} at offset {offset}: {reason}", file.display())
+            Error::Corruption {
+                file,
+                offset,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "corruption in {} at offset {offset}: {reason}",
+                    file.display()
+                )
             }
             Error::Locked { path } => write!(
                 f,
@@ -68,12 +101,17 @@ impl fmt::Display for Error {
                 path.display()
             ),
             Error::Closed => write!(f, "the engine is closed"),
-            Error::KeyTooLarge { len, max } => write!(f, "key of {len} bytes exceeds the maximum of {max} bytes"),
+            Error::KeyTooLarge { len, max } => {
+                write!(f, "key of {len} bytes exceeds the maximum of {max} bytes")
+            }
             Error::ValueTooLarge { len, max } => {
                 write!(f, "value of {len} bytes exceeds the maximum of {max} bytes")
             }
             Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
-            Error::Background(m) => write!(f, "a background task failed, writes are refused until reopen: {m}"),
+            Error::Background(m) => write!(
+                f,
+                "a background task failed, writes are refused until reopen: {m}"
+            ),
         }
     }
 }

@@ -30,11 +30,18 @@ pub fn sync_dir(_dir: &Path) -> Result<()> {
 /// over by a crash is simply overwritten.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if path.file_name().is_none() {
-        return Err(Error::InvalidArgument(format!("{} does not name a file", path.display())));
+        return Err(Error::InvalidArgument(format!(
+            "{} does not name a file",
+            path.display()
+        )));
     }
     let tmp = tmp_path(path);
     let written = (|| {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         // sync_all, not sync_data: the file's size is metadata the new contents depend on.
         f.sync_all()
@@ -80,7 +87,10 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"second, longer");
         write_file_atomic(&p, b"").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("MANIFEST")]);
     }
 
@@ -88,7 +98,11 @@ mod tests {
     fn write_file_atomic_overwrites_a_stale_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("MANIFEST");
-        std::fs::write(dir.path().join("MANIFEST.tmp"), b"half-written garbage from a crash").unwrap();
+        std::fs::write(
+            dir.path().join("MANIFEST.tmp"),
+            b"half-written garbage from a crash",
+        )
+        .unwrap();
         write_file_atomic(&p, b"new").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"new");
         assert!(!dir.path().join("MANIFEST.tmp").exists());
@@ -99,14 +113,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("missing").join("MANIFEST");
         match write_file_atomic(&p, b"x") {
-            Err(Error::Io { path: Some(reported), .. }) => assert_eq!(reported, tmp_path(&p)),
+            Err(Error::Io {
+                path: Some(reported),
+                ..
+            }) => assert_eq!(reported, tmp_path(&p)),
             other => panic!("expected an I/O error, got {other:?}"),
         }
     }
 
     #[test]
     fn write_file_atomic_refuses_a_path_without_a_file_name() {
-        assert!(matches!(write_file_atomic(Path::new("/"), b"x"), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            write_file_atomic(Path::new("/"), b"x"),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 
     #[test]
@@ -114,7 +134,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         sync_dir(dir.path()).unwrap();
         if cfg!(unix) {
-            assert!(matches!(sync_dir(&dir.path().join("nope")), Err(Error::Io { .. })));
+            assert!(matches!(
+                sync_dir(&dir.path().join("nope")),
+                Err(Error::Io { .. })
+            ));
         }
     }
 
@@ -122,6 +145,9 @@ mod tests {
     fn parent_of_a_bare_name_is_the_current_directory() {
         assert_eq!(parent_dir(Path::new("MANIFEST")), Path::new("."));
         assert_eq!(parent_dir(Path::new("a/MANIFEST")), Path::new("a"));
-        assert_eq!(tmp_path(Path::new("a/MANIFEST")), Path::new("a/MANIFEST.tmp"));
+        assert_eq!(
+            tmp_path(Path::new("a/MANIFEST")),
+            Path::new("a/MANIFEST.tmp")
+        );
     }
 }

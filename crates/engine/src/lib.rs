@@ -21,6 +21,7 @@
 //! - `db`        the engine: recovery, write path, reads, cursors, background threads
 
 pub mod batch;
+pub mod bloom;
 pub mod cache;
 pub mod compaction;
 pub mod db;
@@ -34,11 +35,12 @@ pub mod memtable;
 pub mod merge;
 pub mod merkle;
 pub mod options;
+pub mod sstable;
 pub mod types;
 pub mod version;
 pub mod wal;
 
-pub use error::{Error, Result};
 pub use db::{Cursor, Db, ScanOptions, Stats};
+pub use error::{Error, Result};
 pub use options::{Durability, Options};
 pub use types::{Entry, SeqNo, ValueKind, NO_EXPIRY};

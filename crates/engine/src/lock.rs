@@ -25,7 +25,9 @@ impl DirLock {
             .map_err(|e| Error::io(&path, e))?;
         match file.try_lock() {
             Ok(()) => Ok(DirLock { _file: file, path }),
-            Err(TryLockError::WouldBlock) => Err(Error::Locked { path: dir.to_path_buf() }),
+            Err(TryLockError::WouldBlock) => Err(Error::Locked {
+                path: dir.to_path_buf(),
+            }),
             Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),
         }
     }

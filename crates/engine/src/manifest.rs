@@ -64,7 +64,9 @@ impl Manifest {
 
     pub fn decode(file: &Path, bytes: &[u8]) -> Result<Manifest> {
         let bad = |offset: usize, reason: &str| Error::corruption(file, offset as u64, reason);
-        let header = bytes.get(..20).ok_or_else(|| bad(0, "manifest shorter than its header"))?;
+        let header = bytes
+            .get(..20)
+            .ok_or_else(|| bad(0, "manifest shorter than its header"))?;
         if &header[..8] != MAGIC {
             return Err(bad(0, "bad manifest magic"));
         }
@@ -75,17 +77,25 @@ impl Manifest {
         };
         let format = word(8);
         if format != FORMAT {
-            return Err(bad(8, &format!("unsupported manifest format {format} (this build reads {FORMAT})")));
+            return Err(bad(
+                8,
+                &format!("unsupported manifest format {format} (this build reads {FORMAT})"),
+            ));
         }
         let len = word(12) as usize;
         let crc = word(16);
-        let payload = bytes.get(20..).filter(|p| p.len() == len).ok_or_else(|| bad(12, "manifest length mismatch"))?;
+        let payload = bytes
+            .get(20..)
+            .filter(|p| p.len() == len)
+            .ok_or_else(|| bad(12, "manifest length mismatch"))?;
         if crc32c::crc32c(payload) != crc {
             return Err(bad(16, "manifest checksum mismatch"));
         }
         let mut pos = 0usize;
         let u64_at = |pos: &mut usize| -> Result<u64> {
-            let s = payload.get(*pos..*pos + 8).ok_or_else(|| bad(20 + *pos, "truncated manifest"))?;
+            let s = payload
+                .get(*pos..*pos + 8)
+                .ok_or_else(|| bad(20 + *pos, "truncated manifest"))?;
             *pos += 8;
             let mut b = [0u8; 8];
             b.copy_from_slice(s);
@@ -94,21 +104,43 @@ impl Manifest {
         let next_file_number = u64_at(&mut pos)?;
         let last_seqno = u64_at(&mut pos)?;
         let log_number = u64_at(&mut pos)?;
-        let count_bytes = payload.get(pos..pos + 4).ok_or_else(|| bad(20 + pos, "truncated manifest"))?;
-        let count = u32::from_le_bytes([count_bytes[0], count_bytes[1], count_bytes[2], count_bytes[3]]) as usize;
+        let count_bytes = payload
+            .get(pos..pos + 4)
+            .ok_or_else(|| bad(20 + pos, "truncated manifest"))?;
+        let count = u32::from_le_bytes([
+            count_bytes[0],
+            count_bytes[1],
+            count_bytes[2],
+            count_bytes[3],
+        ]) as usize;
         pos += 4;
         if payload.len() != pos + count * 17 {
-            return Err(bad(20 + pos, "manifest table count does not match its length"));
+            return Err(bad(
+                20 + pos,
+                "manifest table count does not match its length",
+            ));
         }
         let mut tables = Vec::with_capacity(count);
         for _ in 0..count {
-            let level = payload.get(pos).copied().ok_or_else(|| bad(20 + pos, "truncated manifest"))?;
+            let level = payload
+                .get(pos)
+                .copied()
+                .ok_or_else(|| bad(20 + pos, "truncated manifest"))?;
             pos += 1;
             let file_number = u64_at(&mut pos)?;
             let file_size = u64_at(&mut pos)?;
-            tables.push(TableRef { level, file_number, file_size });
+            tables.push(TableRef {
+                level,
+                file_number,
+                file_size,
+            });
         }
-        Ok(Manifest { next_file_number, last_seqno, log_number, tables })
+        Ok(Manifest {
+            next_file_number,
+            last_seqno,
+            log_number,
+            tables,
+        })
     }
 
     pub fn load(dir: &Path) -> Result<Option<Manifest>> {
@@ -136,8 +168,16 @@ mod tests {
             last_seqno: 1000,
             log_number: 40,
             tables: vec![
-                TableRef { level: 0, file_number: 39, file_size: 4096 },
-                TableRef { level: 2, file_number: 12, file_size: 1 << 30 },
+                TableRef {
+                    level: 0,
+                    file_number: 39,
+                    file_size: 4096,
+                },
+                TableRef {
+                    level: 2,
+                    file_number: 12,
+                    file_size: 1 << 30,
+                },
             ],
         }
     }
@@ -155,9 +195,13 @@ mod tests {
             for bit in 0..8 {
                 let mut b = bytes.clone();
                 b[i] ^= 1 << bit;
-                assert!(Manifest::decode(Path::new("M"), &b).unwrap_err().is_corruption());
+                assert!(Manifest::decode(Path::new("M"), &b)
+                    .unwrap_err()
+                    .is_corruption());
             }
-            assert!(Manifest::decode(Path::new("M"), &bytes[..i]).unwrap_err().is_corruption());
+            assert!(Manifest::decode(Path::new("M"), &bytes[..i])
+                .unwrap_err()
+                .is_corruption());
         }
     }
 }

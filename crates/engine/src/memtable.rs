@@ -73,12 +73,21 @@ impl Memtable {
     }
 
     pub fn insert(&self, key: &[u8], seqno: SeqNo, kind: ValueKind, expires_at: u64, value: &[u8]) {
-        self.approximate_bytes
-            .fetch_add(key.len() + value.len() + ENTRY_OVERHEAD, AtomicOrdering::Relaxed);
+        self.approximate_bytes.fetch_add(
+            key.len() + value.len() + ENTRY_OVERHEAD,
+            AtomicOrdering::Relaxed,
+        );
         self.max_seqno.fetch_max(seqno, AtomicOrdering::Relaxed);
         self.map.insert(
-            MemKey { key: key.to_vec(), seqno },
-            MemValue { kind, expires_at, value: value.to_vec() },
+            MemKey {
+                key: key.to_vec(),
+                seqno,
+            },
+            MemValue {
+                kind,
+                expires_at,
+                value: value.to_vec(),
+            },
         );
     }
 
@@ -99,14 +108,27 @@ impl Memtable {
     }
 
     /// Calls `f` with the newest version of `key` whose seqno is at most `max_seqno`.
-    pub fn get_with<R>(&self, key: &[u8], max_seqno: SeqNo, f: impl FnOnce(MemFound<'_>) -> R) -> Option<R> {
-        let probe = MemKey { key: key.to_vec(), seqno: max_seqno };
+    pub fn get_with<R>(
+        &self,
+        key: &[u8],
+        max_seqno: SeqNo,
+        f: impl FnOnce(MemFound<'_>) -> R,
+    ) -> Option<R> {
+        let probe = MemKey {
+            key: key.to_vec(),
+            seqno: max_seqno,
+        };
         let entry = self.map.lower_bound(Bound::Included(&probe))?;
         if entry.key().key != key {
             return None;
         }
         let v = entry.value();
-        Some(f(MemFound { seqno: entry.key().seqno, kind: v.kind, expires_at: v.expires_at, value: &v.value }))
+        Some(f(MemFound {
+            seqno: entry.key().seqno,
+            kind: v.kind,
+            expires_at: v.expires_at,
+            value: &v.value,
+        }))
     }
 
     /// An iterator over all versions with seqno <= `max_seqno`, from the first key >= `start`.
@@ -117,14 +139,23 @@ impl Memtable {
             current: None,
         };
         let first = match start {
-            Bound::Unbounded => self.map.front().map(|e| (e.key().clone(), e.value().clone())),
+            Bound::Unbounded => self
+                .map
+                .front()
+                .map(|e| (e.key().clone(), e.value().clone())),
             Bound::Included(k) => self
                 .map
-                .lower_bound(Bound::Included(&MemKey { key: k.to_vec(), seqno: SeqNo::MAX }))
+                .lower_bound(Bound::Included(&MemKey {
+                    key: k.to_vec(),
+                    seqno: SeqNo::MAX,
+                }))
                 .map(|e| (e.key().clone(), e.value().clone())),
             Bound::Excluded(k) => self
                 .map
-                .lower_bound(Bound::Excluded(&MemKey { key: k.to_vec(), seqno: 0 }))
+                .lower_bound(Bound::Excluded(&MemKey {
+                    key: k.to_vec(),
+                    seqno: 0,
+                }))
                 .map(|e| (e.key().clone(), e.value().clone())),
         };
         it.current = first;
@@ -169,19 +200,31 @@ impl EntryIter for MemtableIter {
         self.current.is_some()
     }
     fn key(&self) -> &[u8] {
-        self.current.as_ref().map(|(k, _)| k.key.as_slice()).unwrap_or(&[])
+        self.current
+            .as_ref()
+            .map(|(k, _)| k.key.as_slice())
+            .unwrap_or(&[])
     }
     fn seqno(&self) -> SeqNo {
         self.current.as_ref().map(|(k, _)| k.seqno).unwrap_or(0)
     }
     fn kind(&self) -> ValueKind {
-        self.current.as_ref().map(|(_, v)| v.kind).unwrap_or(ValueKind::Delete)
+        self.current
+            .as_ref()
+            .map(|(_, v)| v.kind)
+            .unwrap_or(ValueKind::Delete)
     }
     fn expires_at(&self) -> u64 {
-        self.current.as_ref().map(|(_, v)| v.expires_at).unwrap_or(0)
+        self.current
+            .as_ref()
+            .map(|(_, v)| v.expires_at)
+            .unwrap_or(0)
     }
     fn value(&self) -> &[u8] {
-        self.current.as_ref().map(|(_, v)| v.value.as_slice()).unwrap_or(&[])
+        self.current
+            .as_ref()
+            .map(|(_, v)| v.value.as_slice())
+            .unwrap_or(&[])
     }
     fn next(&mut self) -> Result<()> {
         self.advance_raw();
@@ -223,7 +266,10 @@ mod tests {
             seen.push((it.key().to_vec(), it.seqno()));
             it.next().unwrap();
         }
-        assert_eq!(seen, vec![(b"a".to_vec(), 1), (b"b".to_vec(), 4), (b"b".to_vec(), 2)]);
+        assert_eq!(
+            seen,
+            vec![(b"a".to_vec(), 1), (b"b".to_vec(), 4), (b"b".to_vec(), 2)]
+        );
         let it = m.iter_from(Bound::Excluded(b"a"), 100);
         assert_eq!(it.key(), b"b");
         let it = m.iter_from(Bound::Included(b"b"), 100);

@@ -34,9 +34,14 @@ impl PartialOrd for HeapItem {
 impl Ord for HeapItem {
     fn cmp(&self, other: &Self) -> Ordering {
         // BinaryHeap is a max-heap: reverse so the smallest version comes out first.
-        compare_versions(self.iter.key(), self.iter.seqno(), other.iter.key(), other.iter.seqno())
-            .then(self.rank.cmp(&other.rank))
-            .reverse()
+        compare_versions(
+            self.iter.key(),
+            self.iter.seqno(),
+            other.iter.key(),
+            other.iter.seqno(),
+        )
+        .then(self.rank.cmp(&other.rank))
+        .reverse()
     }
 }
 
@@ -109,7 +114,11 @@ impl LevelIter {
                 tables.partition_point(|t| t.meta().largest_key.as_slice() < k)
             }
         };
-        let mut it = LevelIter { tables, next_table: first, current: None };
+        let mut it = LevelIter {
+            tables,
+            next_table: first,
+            current: None,
+        };
         match start {
             Bound::Unbounded => it.open_next(None)?,
             Bound::Included(k) => it.open_next(Some(k))?,
@@ -151,7 +160,10 @@ impl EntryIter for LevelIter {
         self.current.as_ref().map(|c| c.seqno()).unwrap_or(0)
     }
     fn kind(&self) -> ValueKind {
-        self.current.as_ref().map(|c| c.kind()).unwrap_or(ValueKind::Delete)
+        self.current
+            .as_ref()
+            .map(|c| c.kind())
+            .unwrap_or(ValueKind::Delete)
     }
     fn expires_at(&self) -> u64 {
         self.current.as_ref().map(|c| c.expires_at()).unwrap_or(0)
@@ -180,7 +192,12 @@ pub struct LiveIter {
 
 impl LiveIter {
     pub fn new(inner: MergeIter, end: Bound<Vec<u8>>, now_ms: u64) -> Result<Self> {
-        let mut it = LiveIter { inner, end, now_ms, done: false };
+        let mut it = LiveIter {
+            inner,
+            end,
+            now_ms,
+            done: false,
+        };
         it.settle()?;
         Ok(it)
     }
@@ -230,7 +247,7 @@ impl LiveIter {
     pub fn expires_at(&self) -> u64 {
         self.inner.expires_at()
     }
-    pub fn next(&mut self) -> Result<()> {
+    pub fn advance(&mut self) -> Result<()> {
         self.skip_key()?;
         self.settle()
     }

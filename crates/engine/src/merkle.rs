@@ -50,7 +50,11 @@ impl MerkleBuilder {
                 "segments must be between 1 and {MAX_SEGMENTS}, got {segments}"
             )));
         }
-        Ok(MerkleBuilder { leaves: vec![Sha256::new(); segments as usize], entries: 0, bytes: 0 })
+        Ok(MerkleBuilder {
+            leaves: vec![Sha256::new(); segments as usize],
+            entries: 0,
+            bytes: 0,
+        })
     }
 
     pub fn add(&mut self, key: &[u8], value: &[u8], expires_at: u64) {
@@ -63,12 +67,21 @@ impl MerkleBuilder {
     }
 
     pub fn finish(self) -> MerkleSummary {
-        let leaves: Vec<[u8; 32]> = self.leaves.into_iter().map(|l| l.finalize().into()).collect();
+        let leaves: Vec<[u8; 32]> = self
+            .leaves
+            .into_iter()
+            .map(|l| l.finalize().into())
+            .collect();
         let mut root = Sha256::new();
         for l in &leaves {
             root.update(l);
         }
-        MerkleSummary { root: root.finalize().into(), leaves, entries: self.entries, bytes: self.bytes }
+        MerkleSummary {
+            root: root.finalize().into(),
+            leaves,
+            entries: self.entries,
+            bytes: self.bytes,
+        }
     }
 }
 
@@ -89,9 +102,16 @@ mod tests {
             b.map(|b| b.finish())
         };
         let (a, b) = (build(b"x"), build(b"y"));
-        let (Some(a), Some(b)) = (a, b) else { panic!("builder refused 64 segments") };
+        let (Some(a), Some(b)) = (a, b) else {
+            panic!("builder refused 64 segments")
+        };
         assert_ne!(a.root, b.root);
-        let differing = a.leaves.iter().zip(&b.leaves).filter(|(x, y)| x != y).count();
+        let differing = a
+            .leaves
+            .iter()
+            .zip(&b.leaves)
+            .filter(|(x, y)| x != y)
+            .count();
         assert_eq!(differing, 1);
         assert!(MerkleBuilder::new(0).is_err());
     }

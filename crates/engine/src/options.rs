@@ -92,29 +92,56 @@ fn check(ok: bool, message: impl FnOnce() -> String) -> Result<()> {
 impl Options {
     pub fn validate(&self) -> Result<()> {
         check((1..=60_000).contains(&self.sync_interval_ms), || {
-            format!("syncIntervalMs must be between 1 and 60000, got {}", self.sync_interval_ms)
+            format!(
+                "syncIntervalMs must be between 1 and 60000, got {}",
+                self.sync_interval_ms
+            )
         })?;
-        check((64 * KIB..=4096 * MIB).contains(&self.memtable_bytes), || {
-            format!("memtableBytes must be between 64 KiB and 4 GiB, got {}", self.memtable_bytes)
-        })?;
+        check(
+            (64 * KIB..=4096 * MIB).contains(&self.memtable_bytes),
+            || {
+                format!(
+                    "memtableBytes must be between 64 KiB and 4 GiB, got {}",
+                    self.memtable_bytes
+                )
+            },
+        )?;
         check((1..=16).contains(&self.max_immutable_memtables), || {
-            format!("maxImmutableMemtables must be between 1 and 16, got {}", self.max_immutable_memtables)
+            format!(
+                "maxImmutableMemtables must be between 1 and 16, got {}",
+                self.max_immutable_memtables
+            )
         })?;
         check((1..=(1 << 20)).contains(&self.max_key_bytes), || {
-            format!("maxKeyBytes must be between 1 and 1 MiB, got {}", self.max_key_bytes)
+            format!(
+                "maxKeyBytes must be between 1 and 1 MiB, got {}",
+                self.max_key_bytes
+            )
         })?;
         check((1..=(1 << 30)).contains(&self.max_value_bytes), || {
-            format!("maxValueBytes must be between 1 and 1 GiB, got {}", self.max_value_bytes)
+            format!(
+                "maxValueBytes must be between 1 and 1 GiB, got {}",
+                self.max_value_bytes
+            )
         })?;
         check((256..=(1 << 20)).contains(&self.block_size), || {
-            format!("blockSize must be between 256 bytes and 1 MiB, got {}", self.block_size)
+            format!(
+                "blockSize must be between 256 bytes and 1 MiB, got {}",
+                self.block_size
+            )
         })?;
         check((1..=32).contains(&self.bloom_bits_per_key), || {
-            format!("bloomBitsPerKey must be between 1 and 32, got {}", self.bloom_bits_per_key)
+            format!(
+                "bloomBitsPerKey must be between 1 and 32, got {}",
+                self.bloom_bits_per_key
+            )
         })?;
-        check(self.l0_compaction_trigger >= 1, || "l0CompactionTrigger must be at least 1".into())?;
+        check(self.l0_compaction_trigger >= 1, || {
+            "l0CompactionTrigger must be at least 1".into()
+        })?;
         check(
-            self.l0_slowdown_trigger >= self.l0_compaction_trigger && self.l0_stop_trigger >= self.l0_slowdown_trigger,
+            self.l0_slowdown_trigger >= self.l0_compaction_trigger
+                && self.l0_stop_trigger >= self.l0_slowdown_trigger,
             || {
                 format!(
                     "L0 triggers must satisfy compaction ({}) <= slowdown ({}) <= stop ({})",
@@ -123,16 +150,28 @@ impl Options {
             },
         )?;
         check(self.level_base_bytes >= MIB as u64, || {
-            format!("levelBaseBytes must be at least 1 MiB, got {}", self.level_base_bytes)
+            format!(
+                "levelBaseBytes must be at least 1 MiB, got {}",
+                self.level_base_bytes
+            )
         })?;
         check((2..=100).contains(&self.level_multiplier), || {
-            format!("levelMultiplier must be between 2 and 100, got {}", self.level_multiplier)
+            format!(
+                "levelMultiplier must be between 2 and 100, got {}",
+                self.level_multiplier
+            )
         })?;
         check(self.target_file_bytes >= 64 * KIB as u64, || {
-            format!("targetFileBytes must be at least 64 KiB, got {}", self.target_file_bytes)
+            format!(
+                "targetFileBytes must be at least 64 KiB, got {}",
+                self.target_file_bytes
+            )
         })?;
         check((2..=10).contains(&self.max_levels), || {
-            format!("maxLevels must be between 2 and 10, got {}", self.max_levels)
+            format!(
+                "maxLevels must be between 2 and 10, got {}",
+                self.max_levels
+            )
         })?;
         Ok(())
     }
@@ -158,8 +197,15 @@ mod tests {
 
     #[test]
     fn bad_options_name_themselves() {
-        let o = Options { block_size: 3, ..Options::default() };
-        let e = o.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let o = Options {
+            block_size: 3,
+            ..Options::default()
+        };
+        let e = o
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("blockSize"), "{e}");
         assert!(Durability::parse("fast").is_err());
     }

@@ -20,7 +20,11 @@ pub struct Version {
 
 impl Version {
     pub fn new(active: Arc<Memtable>, max_levels: usize) -> Self {
-        Version { active, immutables: Vec::new(), levels: vec![Vec::new(); max_levels] }
+        Version {
+            active,
+            immutables: Vec::new(),
+            levels: vec![Vec::new(); max_levels],
+        }
     }
 
     pub fn memtables(&self) -> impl Iterator<Item = &Arc<Memtable>> {
@@ -28,11 +32,18 @@ impl Version {
     }
 
     pub fn level_bytes(&self, level: usize) -> u64 {
-        self.levels.get(level).map(|l| l.iter().map(|t| t.meta().file_size).sum()).unwrap_or(0)
+        self.levels
+            .get(level)
+            .map(|l| l.iter().map(|t| t.meta().file_size).sum())
+            .unwrap_or(0)
     }
 
     pub fn total_table_bytes(&self) -> u64 {
-        self.levels.iter().flatten().map(|t| t.meta().file_size).sum()
+        self.levels
+            .iter()
+            .flatten()
+            .map(|t| t.meta().file_size)
+            .sum()
     }
 
     /// Index of the table in a sorted, disjoint level whose key range may hold `key`.
@@ -44,6 +55,9 @@ impl Version {
 
     /// Every table, as (level, table).
     pub fn tables(&self) -> impl Iterator<Item = (usize, &Arc<Table>)> {
-        self.levels.iter().enumerate().flat_map(|(l, ts)| ts.iter().map(move |t| (l, t)))
+        self.levels
+            .iter()
+            .enumerate()
+            .flat_map(|(l, ts)| ts.iter().map(move |t| (l, t)))
     }
 }

@@ -10,13 +10,23 @@ use ringkv_engine::types::now_ms;
 use ringkv_engine::Error;
 
 fn small() -> Options {
-    Options { memtable_bytes: 64 * 1024, target_file_bytes: 64 * 1024, block_size: 1024, ..Options::default() }
+    Options {
+        memtable_bytes: 64 * 1024,
+        target_file_bytes: 64 * 1024,
+        block_size: 1024,
+        ..Options::default()
+    }
 }
 
 fn all(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut c = db.cursor(ScanOptions::default()).unwrap();
     let mut out = Vec::new();
-    while c.next_batch(100, usize::MAX, |k, v, _| out.push((k.to_vec(), v.to_vec()))).unwrap() {}
+    while c
+        .next_batch(100, usize::MAX, |k, v, _| {
+            out.push((k.to_vec(), v.to_vec()))
+        })
+        .unwrap()
+    {}
     out
 }
 
@@ -24,7 +34,9 @@ fn all(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {
 fn a_second_open_of_the_same_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _db = Db::open(dir.path(), small()).unwrap();
-    let err = Db::open(dir.path(), small()).err().expect("second open must fail");
+    let err = Db::open(dir.path(), small())
+        .err()
+        .expect("second open must fail");
     assert_eq!(err.code(), "ERR_LOCKED");
     assert!(err.to_string().contains("locked"), "{err}");
 }
@@ -43,9 +55,25 @@ fn the_lock_is_released_on_close() {
 #[test]
 fn oversized_keys_and_values_are_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options { max_value_bytes: 1000, ..small() }).unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            max_value_bytes: 1000,
+            ..small()
+        },
+    )
+    .unwrap();
     let e = db.put(&vec![0u8; 64 * 1024 + 1], b"v", 0).unwrap_err();
-    assert!(matches!(e, Error::KeyTooLarge { len: 65537, max: 65536 }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::KeyTooLarge {
+                len: 65537,
+                max: 65536
+            }
+        ),
+        "{e}"
+    );
     let e = db.put(b"k", &[0u8; 1001], 0).unwrap_err();
     assert_eq!(e.code(), "ERR_VALUE_TOO_LARGE");
     assert!(db.get(b"k").unwrap().is_none());
@@ -83,7 +111,11 @@ fn an_overwrite_in_the_memtable_shadows_an_expired_older_value_and_vice_versa() 
     db.put(b"k", b"old", 0).unwrap();
     db.flush().unwrap();
     db.put(b"k", b"new-expired", now_ms() - 1).unwrap();
-    assert_eq!(db.get(b"k").unwrap(), None, "an expired newer version must not expose the older one");
+    assert_eq!(
+        db.get(b"k").unwrap(),
+        None,
+        "an expired newer version must not expose the older one"
+    );
     db.flush().unwrap();
     db.compact().unwrap();
     assert_eq!(db.get(b"k").unwrap(), None);
@@ -98,7 +130,10 @@ fn a_cursor_sees_a_snapshot() {
     }
     let mut c = db.cursor(ScanOptions::default()).unwrap();
     let mut seen = Vec::new();
-    c.next_batch(10, usize::MAX, |k, v, _| seen.push((k.to_vec(), v.to_vec()))).unwrap();
+    c.next_batch(10, usize::MAX, |k, v, _| {
+        seen.push((k.to_vec(), v.to_vec()))
+    })
+    .unwrap();
     // Writes, deletes, a flush and a compaction after the snapshot must not show through.
     for i in 0..100u32 {
         db.put(format!("{i:03}").as_bytes(), b"after", 0).unwrap();
@@ -107,7 +142,10 @@ fn a_cursor_sees_a_snapshot() {
     db.put(b"999", b"new", 0).unwrap();
     db.flush().unwrap();
     db.compact().unwrap();
-    while c.next_batch(7, usize::MAX, |k, v, _| seen.push((k.to_vec(), v.to_vec()))).unwrap() {}
+    while c
+        .next_batch(7, usize::MAX, |k, v, _| seen.push((k.to_vec(), v.to_vec())))
+        .unwrap()
+    {}
     assert_eq!(seen.len(), 100);
     assert!(seen.iter().all(|(_, v)| v == b"before"));
     assert_eq!(db.get(b"050").unwrap(), None);
@@ -123,16 +161,37 @@ fn scan_bounds_prefix_and_limit() {
     let keys = |o: ScanOptions| {
         let mut c = db.cursor(o).unwrap();
         let mut out = Vec::new();
-        while c.next_batch(2, usize::MAX, |k, _, _| out.push(String::from_utf8(k.to_vec()).unwrap())).unwrap() {}
+        while c
+            .next_batch(2, usize::MAX, |k, _, _| {
+                out.push(String::from_utf8(k.to_vec()).unwrap())
+            })
+            .unwrap()
+        {}
         out
     };
     assert_eq!(keys(ScanOptions::prefix(b"ab")), ["ab", "abc", "abd"]);
     assert_eq!(
-        keys(ScanOptions { start: Some(Bound::Excluded(b"ab".to_vec())), end: Some(Bound::Included(b"b".to_vec())), limit: None }),
+        keys(ScanOptions {
+            start: Some(Bound::Excluded(b"ab".to_vec())),
+            end: Some(Bound::Included(b"b".to_vec())),
+            limit: None
+        }),
         ["abc", "abd", "b"]
     );
-    assert_eq!(keys(ScanOptions { limit: Some(2), ..ScanOptions::default() }), ["a", "ab"]);
-    assert_eq!(keys(ScanOptions { limit: Some(0), ..ScanOptions::default() }), Vec::<String>::new());
+    assert_eq!(
+        keys(ScanOptions {
+            limit: Some(2),
+            ..ScanOptions::default()
+        }),
+        ["a", "ab"]
+    );
+    assert_eq!(
+        keys(ScanOptions {
+            limit: Some(0),
+            ..ScanOptions::default()
+        }),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -155,14 +214,21 @@ fn merkle_digests_depend_on_content_not_layout() {
     }
     b.delete(&5000u32.to_be_bytes()).unwrap();
     b.compact().unwrap();
-    let (ma, mb) = (a.merkle(ScanOptions::default(), 64).unwrap(), b.merkle(ScanOptions::default(), 64).unwrap());
+    let (ma, mb) = (
+        a.merkle(ScanOptions::default(), 64).unwrap(),
+        b.merkle(ScanOptions::default(), 64).unwrap(),
+    );
     assert_eq!(ma, mb);
     assert_eq!(ma.entries, 2000);
     b.put(&7u32.to_be_bytes(), b"changed", 0).unwrap();
     let mb = b.merkle(ScanOptions::default(), 64).unwrap();
-    let differing: Vec<u32> = (0..64).filter(|&i| ma.leaves[i as usize] != mb.leaves[i as usize]).collect();
+    let differing: Vec<u32> = (0..64)
+        .filter(|&i| ma.leaves[i as usize] != mb.leaves[i as usize])
+        .collect();
     assert_eq!(differing.len(), 1);
-    let entries = b.merkle_entries(ScanOptions::default(), 64, &differing).unwrap();
+    let entries = b
+        .merkle_entries(ScanOptions::default(), 64, &differing)
+        .unwrap();
     assert!(entries.iter().any(|(k, _)| k == &7u32.to_be_bytes()));
     assert!(entries.len() < 2000 / 64 * 3);
 }
@@ -171,7 +237,14 @@ fn merkle_digests_depend_on_content_not_layout() {
 fn writes_survive_reopen_without_a_flush() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = Db::open(dir.path(), Options { durability: Durability::Sync, ..small() }).unwrap();
+        let db = Db::open(
+            dir.path(),
+            Options {
+                durability: Durability::Sync,
+                ..small()
+            },
+        )
+        .unwrap();
         for i in 0..500u32 {
             let lsn = db.put(&i.to_be_bytes(), &i.to_le_bytes(), 0).unwrap();
             db.sync_to(lsn).unwrap();
@@ -180,7 +253,10 @@ fn writes_survive_reopen_without_a_flush() {
         db.close().unwrap();
     }
     let db = Db::open(dir.path(), small()).unwrap();
-    assert_eq!(db.get(&8u32.to_be_bytes()).unwrap(), Some(8u32.to_le_bytes().to_vec()));
+    assert_eq!(
+        db.get(&8u32.to_be_bytes()).unwrap(),
+        Some(8u32.to_le_bytes().to_vec())
+    );
     assert_eq!(db.get(&7u32.to_be_bytes()).unwrap(), None);
     assert_eq!(all(&db).len(), 499);
     assert!(db.stats().last_seqno >= 501);
@@ -189,14 +265,25 @@ fn writes_survive_reopen_without_a_flush() {
 #[test]
 fn concurrent_durable_writers_share_fsyncs() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(Db::open(dir.path(), Options { durability: Durability::Sync, ..small() }).unwrap());
+    let db = Arc::new(
+        Db::open(
+            dir.path(),
+            Options {
+                durability: Durability::Sync,
+                ..small()
+            },
+        )
+        .unwrap(),
+    );
     let before = db.stats().wal_fsyncs;
     let threads: Vec<_> = (0..64u32)
         .map(|t| {
             let db = Arc::clone(&db);
             std::thread::spawn(move || {
                 for i in 0..20u32 {
-                    let lsn = db.put(&[t.to_be_bytes(), i.to_be_bytes()].concat(), b"v", 0).unwrap();
+                    let lsn = db
+                        .put(&[t.to_be_bytes(), i.to_be_bytes()].concat(), b"v", 0)
+                        .unwrap();
                     db.sync_to(lsn).unwrap();
                 }
             })
@@ -206,7 +293,10 @@ fn concurrent_durable_writers_share_fsyncs() {
         t.join().unwrap();
     }
     let fsyncs = db.stats().wal_fsyncs - before;
-    assert!(fsyncs < 64 * 20 / 2, "64 writers x 20 durable writes took {fsyncs} fsyncs");
+    assert!(
+        fsyncs < 64 * 20 / 2,
+        "64 writers x 20 durable writes took {fsyncs} fsyncs"
+    );
     assert_eq!(all(&db).len(), 64 * 20);
 }
 
@@ -230,9 +320,15 @@ fn a_damaged_table_is_reported_with_its_file() {
     let n = bytes.len();
     bytes[n - 5] ^= 0x55;
     std::fs::write(&sst, &bytes).unwrap();
-    let err = Db::open(dir.path(), small()).err().expect("corrupt footer must fail the open");
+    let err = Db::open(dir.path(), small())
+        .err()
+        .expect("corrupt footer must fail the open");
     assert_eq!(err.code(), "ERR_CORRUPTION");
-    assert!(err.to_string().contains(&sst.file_name().unwrap().to_string_lossy().to_string()), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&sst.file_name().unwrap().to_string_lossy().to_string()),
+        "{err}"
+    );
 }
 
 #[test]
@@ -250,14 +346,30 @@ fn a_truncated_table_is_reported() {
         .find(|p| p.extension().is_some_and(|e| e == "sst"))
         .unwrap();
     let len = std::fs::metadata(&sst).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&sst).unwrap().set_len(len - 1).unwrap();
-    assert_eq!(Db::open(dir.path(), small()).err().unwrap().code(), "ERR_CORRUPTION");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&sst)
+        .unwrap()
+        .set_len(len - 1)
+        .unwrap();
+    assert_eq!(
+        Db::open(dir.path(), small()).err().unwrap().code(),
+        "ERR_CORRUPTION"
+    );
 }
 
 #[test]
 fn bad_options_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let err = Db::open(dir.path(), Options { memtable_bytes: 10, ..Options::default() }).err().unwrap();
+    let err = Db::open(
+        dir.path(),
+        Options {
+            memtable_bytes: 10,
+            ..Options::default()
+        },
+    )
+    .err()
+    .unwrap();
     assert_eq!(err.code(), "ERR_INVALID_ARGUMENT");
     assert!(err.to_string().contains("memtableBytes"));
 }
@@ -269,13 +381,20 @@ fn use_after_close_is_an_error() {
     db.close().unwrap();
     assert_eq!(db.put(b"k", b"v", 0).unwrap_err().code(), "ERR_CLOSED");
     assert_eq!(db.get(b"k").unwrap_err().code(), "ERR_CLOSED");
-    assert!(db.close().is_ok(), "closing twice at the engine level is harmless");
+    assert!(
+        db.close().is_ok(),
+        "closing twice at the engine level is harmless"
+    );
 }
 
 #[test]
 fn space_stays_bounded_under_overwrites() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options { level_base_bytes: 1 << 20, l0_compaction_trigger: 2, ..small() };
+    let opts = Options {
+        level_base_bytes: 1 << 20,
+        l0_compaction_trigger: 2,
+        ..small()
+    };
     let db = Db::open(dir.path(), opts).unwrap();
     // 1000 keys x 500 bytes = 0.5 MB live, overwritten 20 times.
     for round in 0..20u8 {
@@ -287,8 +406,14 @@ fn space_stays_bounded_under_overwrites() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     let live = 1000 * (4 + 500);
     let on_disk: u64 = db.stats().levels.iter().map(|l| l.bytes).sum();
-    assert!(on_disk < 2 * live + 256 * 1024, "tables hold {on_disk} bytes for {live} live bytes");
+    assert!(
+        on_disk < 2 * live + 256 * 1024,
+        "tables hold {on_disk} bytes for {live} live bytes"
+    );
     db.compact().unwrap();
     let on_disk: u64 = db.stats().levels.iter().map(|l| l.bytes).sum();
-    assert!((on_disk as f64) < 1.2 * live as f64, "after compaction {on_disk} bytes for {live} live bytes");
+    assert!(
+        (on_disk as f64) < 1.2 * live as f64,
+        "after compaction {on_disk} bytes for {live} live bytes"
+    );
 }

@@ -16,7 +16,9 @@ use ringkv_engine::options::{Durability, Options};
 
 fn value_of(i: u64) -> Vec<u8> {
     let len = 50 + (i * 7919 % 900) as usize;
-    (0..len).map(|j| (i as usize).wrapping_mul(31).wrapping_add(j) as u8).collect()
+    (0..len)
+        .map(|j| (i as usize).wrapping_mul(31).wrapping_add(j) as u8)
+        .collect()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -80,7 +82,14 @@ fn acknowledged_sync_writes_survive_sigkill() {
                     let i: u64 = i.parse().unwrap();
                     let (op, j, target) = in_flight.take().expect("an ack follows its try");
                     assert_eq!(i, j);
-                    acked.insert(target, if op == "put" { Acked::Put(i) } else { Acked::Deleted });
+                    acked.insert(
+                        target,
+                        if op == "put" {
+                            Acked::Put(i)
+                        } else {
+                            Acked::Deleted
+                        },
+                    );
                     next = next.max(i + 1);
                     total_acks += 1;
                 }
@@ -89,8 +98,14 @@ fn acknowledged_sync_writes_survive_sigkill() {
         }
         next += 1;
 
-        let db = Db::open(dir.path(), Options { durability: Durability::Sync, ..Options::default() })
-            .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+        let db = Db::open(
+            dir.path(),
+            Options {
+                durability: Durability::Sync,
+                ..Options::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         let uncertain_delete = match &in_flight {
             Some((op, _, target)) if op == "del" => Some(*target),
             _ => None,
@@ -98,7 +113,10 @@ fn acknowledged_sync_writes_survive_sigkill() {
         if let Some((op, i, target)) = &in_flight {
             // Whatever happened to the in-flight write, later rounds must accept both outcomes,
             // so settle it now from what recovery shows.
-            let present = db.get(format!("key{target:08}").as_bytes()).unwrap().is_some();
+            let present = db
+                .get(format!("key{target:08}").as_bytes())
+                .unwrap()
+                .is_some();
             match (op.as_str(), present) {
                 ("put", true) => acked.insert(*target, Acked::Put(*i)),
                 ("del", false) => acked.insert(*target, Acked::Deleted),
@@ -112,8 +130,15 @@ fn acknowledged_sync_writes_survive_sigkill() {
                 continue;
             }
             match state {
-                Acked::Put(i) => assert_eq!(got, Some(value_of(i)), "round {round}: acknowledged put {key} lost"),
-                Acked::Deleted => assert_eq!(got, None, "round {round}: acknowledged delete of {key} undone"),
+                Acked::Put(i) => assert_eq!(
+                    got,
+                    Some(value_of(i)),
+                    "round {round}: acknowledged put {key} lost"
+                ),
+                Acked::Deleted => assert_eq!(
+                    got, None,
+                    "round {round}: acknowledged delete of {key} undone"
+                ),
             }
         }
         let mut cursor = db.cursor(ScanOptions::default()).unwrap();
@@ -122,7 +147,11 @@ fn acknowledged_sync_writes_survive_sigkill() {
             .next_batch(1000, usize::MAX, |k, v, _| {
                 let key: u64 = std::str::from_utf8(&k[3..]).unwrap().parse().unwrap();
                 // Unacknowledged writes may be present, but only with the value their write carried.
-                assert_eq!(v, value_of(key).as_slice(), "round {round}: key {key} holds a value nobody wrote");
+                assert_eq!(
+                    v,
+                    value_of(key).as_slice(),
+                    "round {round}: key {key} holds a value nobody wrote"
+                );
                 present += 1;
             })
             .unwrap()
@@ -130,6 +159,11 @@ fn acknowledged_sync_writes_survive_sigkill() {
         assert!(present > 0 || acked.is_empty());
         db.close().unwrap();
     }
-    eprintln!("crash test: {rounds} SIGKILLs, {total_acks} acknowledged sync writes checked, 0 lost");
-    assert!(total_acks > 100, "too few writes were acknowledged ({total_acks}) for the test to mean anything");
+    eprintln!(
+        "crash test: {rounds} SIGKILLs, {total_acks} acknowledged sync writes checked, 0 lost"
+    );
+    assert!(
+        total_acks > 100,
+        "too few writes were acknowledged ({total_acks}) for the test to mean anything"
+    );
 }

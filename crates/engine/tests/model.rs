@@ -65,7 +65,10 @@ fn scan(db: &Db, opts: ScanOptions) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut cursor = db.cursor(opts).unwrap();
     let mut out = Vec::new();
     // Small batches, so resuming a cursor between batches is exercised too.
-    while cursor.next_batch(3, usize::MAX, |k, v, _| out.push((k.to_vec(), v.to_vec()))).unwrap() {}
+    while cursor
+        .next_batch(3, usize::MAX, |k, v, _| out.push((k.to_vec(), v.to_vec())))
+        .unwrap()
+    {}
     out
 }
 
@@ -84,9 +87,21 @@ fn run(ops: Vec<Op>) {
                 d.delete(&key(k)).unwrap();
                 model.remove(&key(k));
             }
-            Op::Get(k) => assert_eq!(d.get(&key(k)).unwrap(), model.get(&key(k)).cloned(), "get {:?}", key(k)),
+            Op::Get(k) => assert_eq!(
+                d.get(&key(k)).unwrap(),
+                model.get(&key(k)).cloned(),
+                "get {:?}",
+                key(k)
+            ),
             Op::Scan(a, b, limit) => {
-                let (lo, hi) = { let (x, y) = (key(a), key(b)); if x <= y { (x, y) } else { (y, x) } };
+                let (lo, hi) = {
+                    let (x, y) = (key(a), key(b));
+                    if x <= y {
+                        (x, y)
+                    } else {
+                        (y, x)
+                    }
+                };
                 let got = scan(
                     d,
                     ScanOptions {
@@ -105,8 +120,11 @@ fn run(ops: Vec<Op>) {
             Op::ScanPrefix(p) => {
                 let prefix = format!("k{}", p % 10).into_bytes();
                 let got = scan(d, ScanOptions::prefix(&prefix));
-                let want: Vec<_> =
-                    model.iter().filter(|(k, _)| k.starts_with(&prefix)).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let want: Vec<_> = model
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&prefix))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 assert_eq!(got, want);
             }
             Op::Flush => d.flush().unwrap(),
@@ -119,7 +137,13 @@ fn run(ops: Vec<Op>) {
     }
     let d = db.as_ref().unwrap();
     let all = scan(d, ScanOptions::default());
-    assert_eq!(all, model.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>());
+    assert_eq!(
+        all,
+        model
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    );
 }
 
 proptest! {
@@ -143,7 +167,13 @@ fn long_run_through_levels() {
             40..=44 => Op::Delete(k),
             45..=47 => Op::Get(k),
             48 => Op::Scan(k, k.wrapping_add(500), 15),
-            _ => if i % 1000 == 49 { Op::Reopen } else { Op::Get(k) },
+            _ => {
+                if i % 1000 == 49 {
+                    Op::Reopen
+                } else {
+                    Op::Get(k)
+                }
+            }
         });
     }
     run(ops);

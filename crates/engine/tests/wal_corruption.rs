@@ -12,7 +12,12 @@ const FLIPS: [u8; 3] = [0x01, 0x80, 0xFF];
 
 fn log_with_mixed_records(dir: &std::path::Path) -> Log {
     let mut rng = Rng::new(0xC0FFEE);
-    let mut payloads: Vec<Vec<u8>> = (0..12).map(|_| { let n = rng.range(1, 120); rng.bytes(n) }).collect();
+    let mut payloads: Vec<Vec<u8>> = (0..12)
+        .map(|_| {
+            let n = rng.range(1, 120);
+            rng.bytes(n)
+        })
+        .collect();
     payloads[3] = Vec::new(); // a record that is all header
     payloads[6] = vec![0u8; 64]; // zeros inside a payload are data, not a zero-filled tail
     write_log(dir, payloads)
@@ -22,7 +27,11 @@ fn expect_corruption_at(log: &Log, bytes: &[u8], record: usize, what: &str) {
     std::fs::write(&log.path, bytes).unwrap();
     let (seen, r) = replay(&log.path);
     match r {
-        Err(Error::Corruption { file, offset, reason }) => {
+        Err(Error::Corruption {
+            file,
+            offset,
+            reason,
+        }) => {
             assert_eq!(file, log.path, "{what}");
             assert_eq!(offset, log.starts[record], "{what}: {reason}");
             assert!(!reason.is_empty());
@@ -42,7 +51,12 @@ fn any_flipped_byte_in_a_middle_record_is_corruption_at_that_record() {
             for x in FLIPS {
                 let mut bytes = log.bytes.clone();
                 bytes[i as usize] ^= x;
-                expect_corruption_at(&log, &bytes, record, &format!("record {record}, byte {i} ^ {x:#x}"));
+                expect_corruption_at(
+                    &log,
+                    &bytes,
+                    record,
+                    &format!("record {record}, byte {i} ^ {x:#x}"),
+                );
             }
         }
     }
@@ -71,7 +85,11 @@ fn any_flipped_byte_in_the_last_record_is_a_torn_tail() {
             let o = r.unwrap_or_else(|e| panic!("byte {i} ^ {x:#x}: {e}"));
             assert_eq!(seen, log.payloads[..last]);
             assert_eq!(o.valid_bytes, log.starts[last]);
-            assert_eq!(o.torn_tail.map(|t| t.offset), Some(log.starts[last]), "byte {i} ^ {x:#x}");
+            assert_eq!(
+                o.torn_tail.map(|t| t.offset),
+                Some(log.starts[last]),
+                "byte {i} ^ {x:#x}"
+            );
         }
     }
 }
@@ -85,7 +103,12 @@ fn a_flipped_byte_in_the_segment_header_of_a_non_empty_log_is_corruption_at_offs
         bytes[i] ^= 0x04;
         std::fs::write(&log.path, &bytes).unwrap();
         match replay(&log.path) {
-            (seen, Err(Error::Corruption { file, offset: 0, .. })) => {
+            (
+                seen,
+                Err(Error::Corruption {
+                    file, offset: 0, ..
+                }),
+            ) => {
                 assert_eq!(file, log.path);
                 assert!(seen.is_empty());
             }

@@ -33,14 +33,20 @@ fn sixty_four_concurrent_syncs_share_fdatasyncs() {
     let fsyncs = w.fsync_count() - before;
     eprintln!("64 durable appends took {fsyncs} fdatasyncs");
     assert!(fsyncs >= 1);
-    assert!(fsyncs < 32, "{fsyncs} fdatasyncs for 64 writers: group commit is not sharing them");
+    assert!(
+        fsyncs < 32,
+        "{fsyncs} fdatasyncs for 64 writers: group commit is not sharing them"
+    );
     assert_eq!(w.synced_lsn(), w.appended_lsn());
     drop(w);
 
     let (seen, r) = replay(&wal::segment_path(dir.path(), 1));
     let o = r.unwrap();
     assert_eq!(o.torn_tail, None);
-    let got: BTreeSet<String> = seen.into_iter().map(|p| String::from_utf8(p).unwrap()).collect();
+    let got: BTreeSet<String> = seen
+        .into_iter()
+        .map(|p| String::from_utf8(p).unwrap())
+        .collect();
     let want: BTreeSet<String> = (0..threads).map(|t| format!("writer {t:02}")).collect();
     assert_eq!(got, want);
 }

@@ -25,7 +25,8 @@ fn damage() -> impl Strategy<Value = Damage> {
         any::<Index>().prop_map(Damage::Truncate),
         (any::<Index>(), 1..=255u8).prop_map(|(i, x)| Damage::Flip(i, x)),
         (any::<Index>(), 1..64usize).prop_map(|(i, n)| Damage::Zero(i, n)),
-        (any::<Index>(), prop::collection::vec(any::<u8>(), 1..16)).prop_map(|(i, b)| Damage::Overwrite(i, b)),
+        (any::<Index>(), prop::collection::vec(any::<u8>(), 1..16))
+            .prop_map(|(i, b)| Damage::Overwrite(i, b)),
         prop::collection::vec(any::<u8>(), 1..64).prop_map(Damage::AppendGarbage),
         (1..5000usize).prop_map(Damage::AppendZeros),
     ]
@@ -144,6 +145,9 @@ fn header_bytes(dir: &std::path::Path) -> Vec<u8> {
     std::fs::create_dir(&sub).unwrap();
     let log = write_log(&sub, Vec::new());
     let h = log.bytes[..SEGMENT_HEADER_LEN].to_vec();
-    let _: SegmentHeader = wal::replay_segment(&log.path, |_| Ok(())).unwrap().header.unwrap();
+    let _: SegmentHeader = wal::replay_segment(&log.path, |_| Ok(()))
+        .unwrap()
+        .header
+        .unwrap();
     h
 }

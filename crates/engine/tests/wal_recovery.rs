@@ -43,7 +43,11 @@ fn a_log_cut_at_any_byte_within_its_last_three_records_keeps_every_whole_record(
     let mut rng = Rng::new(0x7042);
     let payloads: Vec<Vec<u8>> = (0..20)
         .map(|i| {
-            let len = if i >= 17 { rng.range(40, 400) } else { rng.range(0, 300) };
+            let len = if i >= 17 {
+                rng.range(40, 400)
+            } else {
+                rng.range(0, 300)
+            };
             rng.bytes(len)
         })
         .collect();
@@ -58,7 +62,13 @@ fn a_log_cut_at_any_byte_within_its_last_three_records_keeps_every_whole_record(
 #[test]
 fn a_small_log_cut_at_any_byte_keeps_every_whole_record() {
     let dir = tempfile::tempdir().unwrap();
-    let payloads = vec![b"first".to_vec(), Vec::new(), vec![0u8; 30], b"fourth record".to_vec(), vec![0xFF; 3]];
+    let payloads = vec![
+        b"first".to_vec(),
+        Vec::new(),
+        vec![0u8; 30],
+        b"fourth record".to_vec(),
+        vec![0xFF; 3],
+    ];
     let log = write_log(dir.path(), payloads);
     let check_dir = tempfile::tempdir().unwrap();
     for cut in 0..=log.bytes.len() {
@@ -74,7 +84,12 @@ fn zeros_after_the_last_record_are_dropped_as_a_torn_tail() {
     let len = log.bytes.len() as u64;
     for zeros in [1u64, 11, 12, 13, 100, 4096, (1 << 20) + 3] {
         std::fs::write(&log.path, &log.bytes).unwrap();
-        OpenOptions::new().write(true).open(&log.path).unwrap().set_len(len + zeros).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&log.path)
+            .unwrap()
+            .set_len(len + zeros)
+            .unwrap();
         let (seen, r) = replay(&log.path);
         let o = r.unwrap_or_else(|e| panic!("{zeros} zeros: {e}"));
         assert_eq!(seen, log.payloads, "{zeros} zeros");
@@ -102,7 +117,11 @@ fn a_last_record_whose_end_reads_back_as_zeros_is_a_torn_tail() {
         let (seen, r) = replay(&log.path);
         let o = r.unwrap_or_else(|e| panic!("zeros from {from}: {e}"));
         assert_eq!(seen, log.payloads[..5], "zeros from {from}");
-        assert_eq!(o.torn_tail.map(|t| t.offset), Some(last as u64), "zeros from {from}");
+        assert_eq!(
+            o.torn_tail.map(|t| t.offset),
+            Some(last as u64),
+            "zeros from {from}"
+        );
     }
 }
 
@@ -115,7 +134,11 @@ fn a_segment_that_is_all_zeros_replays_as_empty() {
         let (seen, r) = replay(&path);
         let o = r.unwrap();
         assert!(seen.is_empty());
-        assert_eq!((o.records, o.valid_bytes, o.header), (0, 0, None), "{len} zeros");
+        assert_eq!(
+            (o.records, o.valid_bytes, o.header),
+            (0, 0, None),
+            "{len} zeros"
+        );
         assert_eq!(o.torn_tail.map(|t| t.offset), Some(0));
     }
 }

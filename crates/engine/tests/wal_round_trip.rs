@@ -22,7 +22,10 @@ fn replay_dir(dir: &Path) -> (Vec<Vec<u8>>, u64) {
         let header = o.header.unwrap();
         assert_eq!(header.number, n);
         if let Some(expected) = next_start {
-            assert_eq!(header.start_lsn, expected, "segment {n} does not continue the previous one");
+            assert_eq!(
+                header.start_lsn, expected,
+                "segment {n} does not continue the previous one"
+            );
         }
         assert_eq!(o.records, seen.len() as u64);
         end = o.end_lsn().unwrap();
@@ -46,12 +49,20 @@ fn records_of_random_sizes_round_trip_across_rotations() {
             1..=3 => rng.range(256, 64 * 1024),
             _ => rng.range(0, 255),
         };
-        let payload = if i % 17 == 0 { Vec::new() } else { rng.bytes(len) };
+        let payload = if i % 17 == 0 {
+            Vec::new()
+        } else {
+            rng.bytes(len)
+        };
         let end = w.append(&payload).unwrap();
         assert_eq!(end, lsn + (RECORD_HEADER_LEN + payload.len()) as u64);
         lsn = end;
         written.push(payload);
-        if let Some(next) = [(80, 4), (160, 9)].iter().find(|(at, _)| *at == i).map(|(_, n)| *n) {
+        if let Some(next) = [(80, 4), (160, 9)]
+            .iter()
+            .find(|(at, _)| *at == i)
+            .map(|(_, n)| *n)
+        {
             w.rotate(next).unwrap();
             assert!(w.synced_lsn() >= lsn);
             lsn += SEGMENT_HEADER_LEN as u64;
@@ -72,7 +83,12 @@ fn records_of_random_sizes_round_trip_across_rotations() {
     assert_eq!(end, lsn);
     assert_eq!(replayed.len(), written.len());
     for (i, (got, want)) in replayed.iter().zip(&written).enumerate() {
-        assert!(got == want, "record {i} differs ({} vs {} bytes)", got.len(), want.len());
+        assert!(
+            got == want,
+            "record {i} differs ({} vs {} bytes)",
+            got.len(),
+            want.len()
+        );
     }
 }
 

@@ -27,7 +27,10 @@ impl<'a> Reader<'a> {
                 self.pos = end;
                 Ok(s)
             }
-            None => Err(invalid(format!("packed {what} is truncated at byte {}", self.pos))),
+            None => Err(invalid(format!(
+                "packed {what} is truncated at byte {}",
+                self.pos
+            ))),
         }
     }
     fn u32(&mut self, what: &str) -> Result<u32> {
@@ -43,7 +46,10 @@ impl<'a> Reader<'a> {
 }
 
 pub fn keys(packed: &[u8]) -> Result<Vec<&[u8]>> {
-    let mut r = Reader { buf: packed, pos: 0 };
+    let mut r = Reader {
+        buf: packed,
+        pos: 0,
+    };
     let count = r.u32("key list")? as usize;
     let mut out = Vec::with_capacity(count.min(packed.len() / 4 + 1));
     for _ in 0..count {
@@ -59,13 +65,18 @@ pub fn keys(packed: &[u8]) -> Result<Vec<&[u8]>> {
 pub fn expiry(expires_at: Option<f64>) -> Result<u64> {
     match expires_at {
         None => Ok(0),
-        Some(x) if x.is_finite() && x >= 0.0 && x <= 9.007_199_254_740_991e15 => Ok(x as u64),
-        Some(x) => Err(invalid(format!("expiresAt must be a non-negative integer of milliseconds, got {x}"))),
+        Some(x) if (0.0..=9.007_199_254_740_991e15).contains(&x) => Ok(x as u64),
+        Some(x) => Err(invalid(format!(
+            "expiresAt must be a non-negative integer of milliseconds, got {x}"
+        ))),
     }
 }
 
 pub fn batch(packed: &[u8]) -> Result<WriteBatch> {
-    let mut r = Reader { buf: packed, pos: 0 };
+    let mut r = Reader {
+        buf: packed,
+        pos: 0,
+    };
     let count = r.u32("write batch")? as usize;
     let mut b = WriteBatch::with_capacity(count.min(packed.len() / 13 + 1));
     for i in 0..count {
@@ -80,7 +91,11 @@ pub fn batch(packed: &[u8]) -> Result<WriteBatch> {
                 b.put(key, value, expires_at);
             }
             Some(ValueKind::Delete) => b.delete(key),
-            None => return Err(invalid(format!("write batch op {i} has unknown kind {kind}"))),
+            None => {
+                return Err(invalid(format!(
+                    "write batch op {i} has unknown kind {kind}"
+                )))
+            }
         }
     }
     if r.pos != packed.len() {

@@ -21,7 +21,10 @@ pub struct NativeCursor {
 
 impl NativeCursor {
     pub fn new(cursor: Cursor, db: &Arc<Db>) -> Self {
-        NativeCursor { inner: Mutex::new(Some(cursor)), db: Arc::downgrade(db) }
+        NativeCursor {
+            inner: Mutex::new(Some(cursor)),
+            db: Arc::downgrade(db),
+        }
     }
 }
 
@@ -29,7 +32,12 @@ impl NativeCursor {
 impl NativeCursor {
     /// The next batch of entries, packed (see `codec`), or undefined when the scan is over.
     #[napi]
-    pub fn next<'env>(&self, env: &'env Env, max_entries: u32, max_bytes: u32) -> Result<Option<BufferSlice<'env>>> {
+    pub fn next<'env>(
+        &self,
+        env: &'env Env,
+        max_entries: u32,
+        max_bytes: u32,
+    ) -> Result<Option<BufferSlice<'env>>> {
         if max_entries == 0 {
             return Err(invalid("maxEntries must be at least 1"));
         }
@@ -37,14 +45,20 @@ impl NativeCursor {
             return Err(closed());
         }
         let mut guard = self.inner.lock().map_err(|_| closed())?;
-        let Some(cursor) = guard.as_mut() else { return Ok(None) };
+        let Some(cursor) = guard.as_mut() else {
+            return Ok(None);
+        };
         let mut out = Vec::new();
         let mut n = 0u32;
         let more = cursor
-            .next_batch(max_entries as usize, max_bytes.max(1) as usize, |k, v, _| {
-                codec::push_entry(&mut out, k, v);
-                n += 1;
-            })
+            .next_batch(
+                max_entries as usize,
+                max_bytes.max(1) as usize,
+                |k, v, _| {
+                    codec::push_entry(&mut out, k, v);
+                    n += 1;
+                },
+            )
             .map_err(to_js)?;
         if !more {
             *guard = None;
@@ -52,7 +66,9 @@ impl NativeCursor {
         if n == 0 {
             return Ok(None);
         }
-        BufferSlice::copy_from(env, out).map(Some).map_err(from_napi)
+        BufferSlice::copy_from(env, out)
+            .map(Some)
+            .map_err(from_napi)
     }
 
     /// Releases the snapshot now rather than at garbage collection.

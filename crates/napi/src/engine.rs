@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Env};
-use napi::Task;
 use napi::Result;
+use napi::Task;
 use napi_derive::napi;
 use ringkv_engine::db::{Db, ScanOptions};
 use ringkv_engine::options::{Durability, Options};
@@ -45,8 +45,12 @@ pub struct NativeOptions {
 fn bytes_option(name: &str, v: Option<f64>) -> Result<Option<u64>> {
     match v {
         None => Ok(None),
-        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 9.007_199_254_740_991e15 => Ok(Some(x as u64)),
-        Some(x) => Err(invalid(format!("{name} must be a non-negative integer, got {x}"))),
+        Some(x) if (0.0..=9.007_199_254_740_991e15).contains(&x) && x.fract() == 0.0 => {
+            Ok(Some(x as u64))
+        }
+        Some(x) => Err(invalid(format!(
+            "{name} must be a non-negative integer, got {x}"
+        ))),
     }
 }
 
@@ -126,7 +130,10 @@ impl Task for OpenTask {
     }
 
     fn resolve(&mut self, _env: Env, db: Arc<Db>) -> Result<NativeEngine> {
-        Ok(NativeEngine { db: RwLock::new(Some(db)), path: self.path.clone() })
+        Ok(NativeEngine {
+            db: RwLock::new(Some(db)),
+            path: self.path.clone(),
+        })
     }
 }
 
@@ -138,7 +145,10 @@ pub fn open_engine(path: String, options: Option<NativeOptions>) -> Result<Async
         return Err(invalid("path must be a non-empty string"));
     }
     let opts = to_options(options.unwrap_or_default())?;
-    Ok(AsyncTask::new(OpenTask { path: PathBuf::from(path), opts: Some(opts) }))
+    Ok(AsyncTask::new(OpenTask {
+        path: PathBuf::from(path),
+        opts: Some(opts),
+    }))
 }
 
 #[napi(js_name = "openEngineSync")]
@@ -149,7 +159,10 @@ pub fn open_engine_sync(path: String, options: Option<NativeOptions>) -> Result<
     let opts = to_options(options.unwrap_or_default())?;
     let p = PathBuf::from(path);
     let db = registry::open(&p, opts).map_err(to_js)?;
-    Ok(NativeEngine { db: RwLock::new(Some(db)), path: p })
+    Ok(NativeEngine {
+        db: RwLock::new(Some(db)),
+        path: p,
+    })
 }
 
 /// Handles open on a directory in this process (for tests of worker-thread sharing).
@@ -162,8 +175,15 @@ pub enum Job {
     SyncTo(u64),
     Flush,
     Compact,
-    Merkle { opts: ScanOptions, segments: u32 },
-    MerkleEntries { opts: ScanOptions, segments: u32, wanted: Vec<u32> },
+    Merkle {
+        opts: ScanOptions,
+        segments: u32,
+    },
+    MerkleEntries {
+        opts: ScanOptions,
+        segments: u32,
+        wanted: Vec<u32>,
+    },
 }
 
 pub enum JobOutput {
@@ -200,9 +220,13 @@ impl Task for EngineTask {
             Job::Flush => db.flush().map(|_| JobOutput::Done),
             Job::Compact => db.compact().map(|_| JobOutput::Done),
             Job::Merkle { opts, segments } => db.merkle(opts, segments).map(JobOutput::Merkle),
-            Job::MerkleEntries { opts, segments, wanted } => {
-                db.merkle_entries(opts, segments, &wanted).map(JobOutput::Entries)
-            }
+            Job::MerkleEntries {
+                opts,
+                segments,
+                wanted,
+            } => db
+                .merkle_entries(opts, segments, &wanted)
+                .map(JobOutput::Entries),
         }
         .map_err(to_js)
     }
@@ -255,7 +279,13 @@ impl Task for CloseTask {
 }
 
 pub(crate) fn bound(key: Option<&[u8]>, inclusive: bool) -> Option<Bound<Vec<u8>>> {
-    key.map(|k| if inclusive { Bound::Included(k.to_vec()) } else { Bound::Excluded(k.to_vec()) })
+    key.map(|k| {
+        if inclusive {
+            Bound::Included(k.to_vec())
+        } else {
+            Bound::Excluded(k.to_vec())
+        }
+    })
 }
 
 pub(crate) fn limit(limit: Option<f64>) -> Result<Option<u64>> {
@@ -263,7 +293,9 @@ pub(crate) fn limit(limit: Option<f64>) -> Result<Option<u64>> {
         None => Ok(None),
         Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 => Ok(Some(x as u64)),
         Some(x) if x == f64::INFINITY => Ok(None),
-        Some(x) => Err(invalid(format!("limit must be a non-negative integer, got {x}"))),
+        Some(x) => Err(invalid(format!(
+            "limit must be a non-negative integer, got {x}"
+        ))),
     }
 }
 
@@ -321,7 +353,10 @@ impl NativeEngine {
     #[napi]
     pub fn get<'env>(&self, env: &'env Env, key: &[u8]) -> Result<Option<BufferSlice<'env>>> {
         self.with_db(|db| {
-            match db.get_with(key, |v| BufferSlice::copy_from(env, v)).map_err(to_js)? {
+            match db
+                .get_with(key, |v| BufferSlice::copy_from(env, v))
+                .map_err(to_js)?
+            {
                 Some(r) => r.map(Some).map_err(from_napi),
                 None => Ok(None),
             }
@@ -353,7 +388,11 @@ impl NativeEngine {
     #[napi]
     pub fn put(&self, key: &[u8], value: &[u8], expires_at: Option<f64>) -> Result<f64> {
         let expires_at = codec::expiry(expires_at)?;
-        self.with_db(|db| db.put(key, value, expires_at).map(|lsn| lsn as f64).map_err(to_js))
+        self.with_db(|db| {
+            db.put(key, value, expires_at)
+                .map(|lsn| lsn as f64)
+                .map_err(to_js)
+        })
     }
 
     #[napi]
@@ -377,19 +416,30 @@ impl NativeEngine {
     #[napi(js_name = "syncTo")]
     pub fn sync_to(&self, lsn: f64) -> Result<AsyncTask<EngineTask>> {
         if !(lsn.is_finite() && lsn >= 0.0) {
-            return Err(invalid(format!("lsn must be a non-negative number, got {lsn}")));
+            return Err(invalid(format!(
+                "lsn must be a non-negative number, got {lsn}"
+            )));
         }
-        Ok(AsyncTask::new(EngineTask { db: self.db()?, job: Some(Job::SyncTo(lsn as u64)) }))
+        Ok(AsyncTask::new(EngineTask {
+            db: self.db()?,
+            job: Some(Job::SyncTo(lsn as u64)),
+        }))
     }
 
     #[napi]
     pub fn flush(&self) -> Result<AsyncTask<EngineTask>> {
-        Ok(AsyncTask::new(EngineTask { db: self.db()?, job: Some(Job::Flush) }))
+        Ok(AsyncTask::new(EngineTask {
+            db: self.db()?,
+            job: Some(Job::Flush),
+        }))
     }
 
     #[napi]
     pub fn compact(&self) -> Result<AsyncTask<EngineTask>> {
-        Ok(AsyncTask::new(EngineTask { db: self.db()?, job: Some(Job::Compact) }))
+        Ok(AsyncTask::new(EngineTask {
+            db: self.db()?,
+            job: Some(Job::Compact),
+        }))
     }
 
     #[napi]
@@ -419,8 +469,15 @@ impl NativeEngine {
         end: Option<&[u8]>,
         segments: u32,
     ) -> Result<AsyncTask<EngineTask>> {
-        let opts = ScanOptions { start: bound(start, true), end: bound(end, false), limit: None };
-        Ok(AsyncTask::new(EngineTask { db: self.db()?, job: Some(Job::Merkle { opts, segments }) }))
+        let opts = ScanOptions {
+            start: bound(start, true),
+            end: bound(end, false),
+            limit: None,
+        };
+        Ok(AsyncTask::new(EngineTask {
+            db: self.db()?,
+            job: Some(Job::Merkle { opts, segments }),
+        }))
     }
 
     #[napi(js_name = "merkleEntries")]
@@ -431,10 +488,18 @@ impl NativeEngine {
         segments: u32,
         wanted: Vec<u32>,
     ) -> Result<AsyncTask<EngineTask>> {
-        let opts = ScanOptions { start: bound(start, true), end: bound(end, false), limit: None };
+        let opts = ScanOptions {
+            start: bound(start, true),
+            end: bound(end, false),
+            limit: None,
+        };
         Ok(AsyncTask::new(EngineTask {
             db: self.db()?,
-            job: Some(Job::MerkleEntries { opts, segments, wanted }),
+            job: Some(Job::MerkleEntries {
+                opts,
+                segments,
+                wanted,
+            }),
         }))
     }
 
@@ -446,7 +511,10 @@ impl NativeEngine {
                 levels: s
                     .levels
                     .iter()
-                    .map(|l| LevelStats { tables: l.tables as f64, bytes: l.bytes as f64 })
+                    .map(|l| LevelStats {
+                        tables: l.tables as f64,
+                        bytes: l.bytes as f64,
+                    })
                     .collect(),
                 memtable_bytes: s.memtable_bytes as f64,
                 immutable_memtables: s.immutable_memtables as f64,

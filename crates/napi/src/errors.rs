@@ -7,7 +7,6 @@
 use napi::Status;
 use ringkv_engine::Error as EngineError;
 
-
 fn coded(code: &str, message: impl std::fmt::Display) -> napi::Error {
     napi::Error::new(Status::GenericFailure, format!("[{code}] {message}"))
 }

@@ -49,7 +49,9 @@ pub fn release(db: Arc<Db>) -> Result<(), Error> {
 
 /// Number of open handles on the engine of `path` (for tests of sharing).
 pub fn handles(path: &Path) -> usize {
-    let Ok(key) = std::fs::canonicalize(path) else { return 0 };
+    let Ok(key) = std::fs::canonicalize(path) else {
+        return 0;
+    };
     let map = registry().lock().unwrap_or_else(|p| p.into_inner());
     map.get(&key).map(Weak::strong_count).unwrap_or(0)
 }

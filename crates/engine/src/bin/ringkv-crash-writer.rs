@@ -25,7 +25,9 @@ pub fn crash_options() -> Options {
 /// The value write i carries, derived from i so the checker can verify it.
 pub fn value_of(i: u64) -> Vec<u8> {
     let len = 50 + (i * 7919 % 900) as usize;
-    (0..len).map(|j| (i as usize).wrapping_mul(31).wrapping_add(j) as u8).collect()
+    (0..len)
+        .map(|j| (i as usize).wrapping_mul(31).wrapping_add(j) as u8)
+        .collect()
 }
 
 fn main() {
@@ -54,11 +56,18 @@ fn main() {
         let delete = x % 10 == 0 && i > start + 1;
         let target = if delete { i - 1 - x % (i - start) } else { i };
         let op = if delete { "del" } else { "put" };
-        if writeln!(out, "try {op} {i} {target}").and_then(|_| out.flush()).is_err() {
+        if writeln!(out, "try {op} {i} {target}")
+            .and_then(|_| out.flush())
+            .is_err()
+        {
             std::process::exit(0);
         }
         let key = format!("key{target:08}");
-        let result = if delete { db.delete(key.as_bytes()) } else { db.put(key.as_bytes(), &value_of(i), 0) };
+        let result = if delete {
+            db.delete(key.as_bytes())
+        } else {
+            db.put(key.as_bytes(), &value_of(i), 0)
+        };
         let lsn = match result {
             Ok(lsn) => lsn,
             Err(e) => {

@@ -48,12 +48,20 @@ fn key_range<'a>(files: impl Iterator<Item = &'a FileSummary>) -> Option<(Vec<u8
 }
 
 fn nothing_below(levels: &[Vec<FileSummary>], level: usize, lo: &[u8], hi: &[u8]) -> bool {
-    levels.iter().skip(level + 1).all(|files| !files.iter().any(|f| overlaps(f, lo, hi)))
+    levels
+        .iter()
+        .skip(level + 1)
+        .all(|files| !files.iter().any(|f| overlaps(f, lo, hi)))
 }
 
 /// `levels[0]` newest first; deeper levels sorted by smallest key. `cursors[l]` is the largest key
 /// of the last file compacted out of level l, so files of a level take turns.
-pub fn pick(levels: &[Vec<FileSummary>], opts: &Options, cursors: &[Vec<u8>], now_ms: u64) -> Option<Task> {
+pub fn pick(
+    levels: &[Vec<FileSummary>],
+    opts: &Options,
+    cursors: &[Vec<u8>],
+    now_ms: u64,
+) -> Option<Task> {
     let max_level = levels.len().saturating_sub(1);
     let mut best: Option<(f64, usize)> = None;
     if let Some(l0) = levels.first() {
@@ -63,7 +71,10 @@ pub fn pick(levels: &[Vec<FileSummary>], opts: &Options, cursors: &[Vec<u8>], no
         }
     }
     for level in 1..max_level {
-        let bytes: u64 = levels.get(level).map(|fs| fs.iter().map(|f| f.size).sum()).unwrap_or(0);
+        let bytes: u64 = levels
+            .get(level)
+            .map(|fs| fs.iter().map(|f| f.size).sum())
+            .unwrap_or(0);
         let score = bytes as f64 / opts.level_target_bytes(level) as f64;
         if score >= 1.0 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, level));
@@ -92,12 +103,24 @@ fn level_task(levels: &[Vec<FileSummary>], level: usize, cursors: &[Vec<u8>]) ->
     let (lo, hi) = key_range(chosen.iter().copied()).unwrap_or_default();
     let below: Vec<u64> = levels
         .get(output_level)
-        .map(|fs| fs.iter().filter(|f| overlaps(f, &lo, &hi)).map(|f| f.number).collect())
+        .map(|fs| {
+            fs.iter()
+                .filter(|f| overlaps(f, &lo, &hi))
+                .map(|f| f.number)
+                .collect()
+        })
         .unwrap_or_default();
-    let reason = if level == 0 { Reason::L0Files } else { Reason::LevelSize };
+    let reason = if level == 0 {
+        Reason::L0Files
+    } else {
+        Reason::LevelSize
+    };
     Task {
         reason,
-        inputs: vec![(level, chosen.iter().map(|f| f.number).collect()), (output_level, below)],
+        inputs: vec![
+            (level, chosen.iter().map(|f| f.number).collect()),
+            (output_level, below),
+        ],
         output_level,
         bottommost: nothing_below(levels, output_level, &lo, &hi),
     }
@@ -107,7 +130,10 @@ fn level_task(levels: &[Vec<FileSummary>], level: usize, cursors: &[Vec<u8>]) ->
 fn expired_data_task(levels: &[Vec<FileSummary>], now_ms: u64) -> Option<Task> {
     for (level, files) in levels.iter().enumerate().skip(1) {
         for f in files {
-            if f.min_expiry != 0 && f.min_expiry <= now_ms && nothing_below(levels, level, &f.smallest, &f.largest) {
+            if f.min_expiry != 0
+                && f.min_expiry <= now_ms
+                && nothing_below(levels, level, &f.smallest, &f.largest)
+            {
                 return Some(Task {
                     reason: Reason::ExpiredData,
                     inputs: vec![(level, vec![f.number])],
@@ -129,15 +155,27 @@ pub fn full(levels: &[Vec<FileSummary>]) -> Option<Task> {
         .map(|(l, fs)| (l, fs.iter().map(|f| f.number).collect()))
         .collect();
     let deepest = inputs.last().map(|(l, _)| *l)?;
-    Some(Task { reason: Reason::Manual, inputs, output_level: deepest.max(1), bottommost: true })
+    Some(Task {
+        reason: Reason::Manual,
+        inputs,
+        output_level: deepest.max(1),
+        bottommost: true,
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::expect_used)]
     use super::*;
 
     fn f(number: u64, size: u64, lo: &str, hi: &str) -> FileSummary {
-        FileSummary { number, size, smallest: lo.into(), largest: hi.into(), min_expiry: 0 }
+        FileSummary {
+            number,
+            size,
+            smallest: lo.into(),
+            largest: hi.into(),
+            min_expiry: 0,
+        }
     }
 
     #[test]
@@ -156,7 +194,10 @@ mod tests {
 
     #[test]
     fn oversized_level_compacts_round_robin() {
-        let opts = Options { level_base_bytes: 1 << 20, ..Options::default() };
+        let opts = Options {
+            level_base_bytes: 1 << 20,
+            ..Options::default()
+        };
         let mut levels = vec![Vec::new(); 4];
         levels[1] = vec![f(1, 1 << 20, "a", "b"), f(2, 1 << 20, "c", "d")];
         let t = pick(&levels, &opts, &[], 0).expect("a task");
@@ -170,7 +211,10 @@ mod tests {
         let opts = Options::default();
         let mut levels = vec![Vec::new(); 3];
         assert!(pick(&levels, &opts, &[], 100).is_none());
-        levels[2] = vec![FileSummary { min_expiry: 50, ..f(5, 10, "a", "z") }];
+        levels[2] = vec![FileSummary {
+            min_expiry: 50,
+            ..f(5, 10, "a", "z")
+        }];
         assert_eq!(pick(&levels, &opts, &[], 40), None);
         let t = pick(&levels, &opts, &[], 100).expect("a task");
         assert_eq!((t.reason, t.output_level), (Reason::ExpiredData, 2));

@@ -27,8 +27,21 @@ pub fn write_tables(
     table_options: &TableOptions,
     mut new_table: impl FnMut() -> (std::path::PathBuf, u64),
 ) -> Result<Output> {
-    let mut out = Output { tables: Vec::new(), bytes_read: 0, bytes_written: 0, entries_dropped: 0 };
-    let result = write_tables_inner(input, drop_dead, now_ms, target_file_bytes, table_options, &mut new_table, &mut out);
+    let mut out = Output {
+        tables: Vec::new(),
+        bytes_read: 0,
+        bytes_written: 0,
+        entries_dropped: 0,
+    };
+    let result = write_tables_inner(
+        input,
+        drop_dead,
+        now_ms,
+        target_file_bytes,
+        table_options,
+        &mut new_table,
+        &mut out,
+    );
     match result {
         Ok(()) => Ok(out),
         Err(e) => {
@@ -66,18 +79,31 @@ fn write_tables_inner(
             input.next()?;
             continue;
         }
-        if builder.as_ref().is_some_and(|(b, _, _)| b.estimated_size() >= target_file_bytes) {
+        if builder
+            .as_ref()
+            .is_some_and(|(b, _, _)| b.estimated_size() >= target_file_bytes)
+        {
             if let Some((b, path, number)) = builder.take() {
                 finish(b, &path, number, out)?;
             }
         }
         if builder.is_none() {
             let (path, number) = new_table();
-            builder = Some((TableBuilder::create(&path, table_options.clone())?, path, number));
+            builder = Some((
+                TableBuilder::create(&path, table_options.clone())?,
+                path,
+                number,
+            ));
         }
         if let Some((b, _, _)) = builder.as_mut() {
             if live {
-                b.add(input.key(), input.seqno(), ValueKind::Put, input.expires_at(), input.value())?;
+                b.add(
+                    input.key(),
+                    input.seqno(),
+                    ValueKind::Put,
+                    input.expires_at(),
+                    input.value(),
+                )?;
             } else {
                 // Still shadows older versions below, but its bytes are no longer needed.
                 b.add(input.key(), input.seqno(), ValueKind::Delete, 0, &[])?;

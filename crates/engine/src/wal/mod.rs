@@ -87,8 +87,14 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     let mut numbers = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let Some(number) = parse_segment_file_name(Path::new(&entry.file_name())) else { continue };
-        if entry.file_type().map_err(|e| Error::io(entry.path(), e))?.is_dir() {
+        let Some(number) = parse_segment_file_name(Path::new(&entry.file_name())) else {
+            continue;
+        };
+        if entry
+            .file_type()
+            .map_err(|e| Error::io(entry.path(), e))?
+            .is_dir()
+        {
             continue;
         }
         numbers.push(number);
@@ -126,8 +132,16 @@ mod tests {
 
     #[test]
     fn names_that_are_not_segment_names_do_not_parse() {
-        for name in ["1.log", "0000001.log", "00000a.log", "000001.log.tmp", "000001.LOG", "+00001.log", "LOG", ".log"]
-        {
+        for name in [
+            "1.log",
+            "0000001.log",
+            "00000a.log",
+            "000001.log.tmp",
+            "000001.LOG",
+            "+00001.log",
+            "LOG",
+            ".log",
+        ] {
             assert_eq!(parse_segment_file_name(Path::new(name)), None, "{name}");
         }
     }
@@ -135,11 +149,22 @@ mod tests {
     #[test]
     fn list_segments_returns_sorted_segment_numbers_only() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["000010.log", "000002.log", "1000000.log", "000003.log.tmp", "MANIFEST", "5.log", "000001.sst"] {
+        for name in [
+            "000010.log",
+            "000002.log",
+            "1000000.log",
+            "000003.log.tmp",
+            "MANIFEST",
+            "5.log",
+            "000001.sst",
+        ] {
             std::fs::write(dir.path().join(name), b"").unwrap();
         }
         std::fs::create_dir(dir.path().join("000004.log")).unwrap();
         assert_eq!(list_segments(dir.path()).unwrap(), vec![2, 10, 1_000_000]);
-        assert!(matches!(list_segments(&dir.path().join("missing")), Err(Error::Io { .. })));
+        assert!(matches!(
+            list_segments(&dir.path().join("missing")),
+            Err(Error::Io { .. })
+        ));
     }
 }

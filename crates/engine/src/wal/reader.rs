@@ -37,7 +37,8 @@ impl ReplayOutcome {
     /// The LSN just after the last intact record, which is where a log continuing this segment
     /// would start. `None` when the segment header was torn.
     pub fn end_lsn(&self) -> Option<u64> {
-        self.header.map(|h| h.start_lsn.saturating_add(self.valid_bytes))
+        self.header
+            .map(|h| h.start_lsn.saturating_add(self.valid_bytes))
     }
 }
 
@@ -47,12 +48,20 @@ impl ReplayOutcome {
 /// followed by any intact record is `Error::Corruption` naming the file and the offset of the
 /// first damaged record; `f` has then already seen the records before it. An error from `f` is
 /// returned as it is. The file is never modified.
-pub fn replay_segment(path: &Path, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<ReplayOutcome> {
+pub fn replay_segment(
+    path: &Path,
+    mut f: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<ReplayOutcome> {
     let io = |e| Error::io(path, e);
     let file = File::open(path).map_err(io)?;
     let file_len = file.metadata().map_err(io)?.len();
     let mut reader = BufReader::with_capacity(READ_BUFFER, file);
-    let mut outcome = ReplayOutcome { records: 0, valid_bytes: 0, torn_tail: None, header: None };
+    let mut outcome = ReplayOutcome {
+        records: 0,
+        valid_bytes: 0,
+        torn_tail: None,
+        header: None,
+    };
 
     if file_len < SEGMENT_HEADER_LEN as u64 {
         // No record can follow a header this short, so this is always a torn creation.
@@ -73,18 +82,33 @@ pub fn replay_segment(path: &Path, mut f: impl FnMut(&[u8]) -> Result<()>) -> Re
                     return Err(Error::corruption(
                         path,
                         0,
-                        format!("the segment header is that of segment {}, not of {named}", h.number),
+                        format!(
+                            "the segment header is that of segment {}, not of {named}",
+                            h.number
+                        ),
                     ));
                 }
             }
             outcome.header = Some(h);
         }
         Err(HeaderError::UnsupportedVersion(v)) => {
-            return Err(Error::corruption(path, 0, format!("unsupported log format version {v}")));
+            return Err(Error::corruption(
+                path,
+                0,
+                format!("unsupported log format version {v}"),
+            ));
         }
         Err(HeaderError::Damaged(reason)) => {
             let mut file = reader.into_inner();
-            return damaged(path, &mut file, file_len, 0, SEGMENT_HEADER_LEN as u64, reason.to_string(), outcome);
+            return damaged(
+                path,
+                &mut file,
+                file_len,
+                0,
+                SEGMENT_HEADER_LEN as u64,
+                reason.to_string(),
+                outcome,
+            );
         }
     }
 
@@ -126,7 +150,15 @@ pub fn replay_segment(path: &Path, mut f: impl FnMut(&[u8]) -> Result<()>) -> Re
             }
         };
         let mut file = reader.into_inner();
-        return damaged(path, &mut file, file_len, offset, offset + 1, problem, outcome);
+        return damaged(
+            path,
+            &mut file,
+            file_len,
+            offset,
+            offset + 1,
+            problem,
+            outcome,
+        );
     }
 }
 
@@ -161,7 +193,12 @@ fn damaged(
 /// Costs one 16-byte CRC per offset: the header checksum, salted with the offset, rejects all but
 /// about one offset in 2^32 before any payload is read, and a record image that is not at the
 /// offset it was written for (say inside another record's payload) never passes it.
-fn find_intact_record(path: &Path, file: &mut File, from: u64, file_len: u64) -> Result<Option<u64>> {
+fn find_intact_record(
+    path: &Path,
+    file: &mut File,
+    from: u64,
+    file_len: u64,
+) -> Result<Option<u64>> {
     let header_len = RECORD_HEADER_LEN as u64;
     let mut window = Vec::new();
     let mut scratch = Vec::new();
@@ -182,8 +219,17 @@ fn find_intact_record(path: &Path, file: &mut File, from: u64, file_len: u64) ->
             if len > file_len - at - header_len || hdr.iter().all(|&b| b == 0) {
                 continue;
             }
-            let Some(h) = record::decode_record_header(at, hdr) else { continue };
-            if payload_matches(path, file, at + header_len, u64::from(h.len), h.payload_crc, &mut scratch)? {
+            let Some(h) = record::decode_record_header(at, hdr) else {
+                continue;
+            };
+            if payload_matches(
+                path,
+                file,
+                at + header_len,
+                u64::from(h.len),
+                h.payload_crc,
+                &mut scratch,
+            )? {
                 return Ok(Some(at));
             }
         }
@@ -192,7 +238,14 @@ fn find_intact_record(path: &Path, file: &mut File, from: u64, file_len: u64) ->
     Ok(None)
 }
 
-fn payload_matches(path: &Path, file: &mut File, at: u64, len: u64, expected: u32, buf: &mut Vec<u8>) -> Result<bool> {
+fn payload_matches(
+    path: &Path,
+    file: &mut File,
+    at: u64,
+    len: u64,
+    expected: u32,
+    buf: &mut Vec<u8>,
+) -> Result<bool> {
     let mut crc = 0u32;
     let mut done = 0u64;
     while done < len {
@@ -206,7 +259,8 @@ fn payload_matches(path: &Path, file: &mut File, at: u64, len: u64, expected: u3
 }
 
 fn read_exact_at(path: &Path, file: &mut File, at: u64, buf: &mut [u8]) -> Result<()> {
-    file.seek(SeekFrom::Start(at)).map_err(|e| Error::io(path, e))?;
+    file.seek(SeekFrom::Start(at))
+        .map_err(|e| Error::io(path, e))?;
     file.read_exact(buf).map_err(|e| Error::io(path, e))
 }
 
@@ -254,7 +308,13 @@ mod tests {
         assert!(got.is_empty());
         assert_eq!(o.valid_bytes, SEGMENT_HEADER_LEN as u64);
         assert_eq!(o.torn_tail, None);
-        assert_eq!(o.header, Some(SegmentHeader { number: 3, start_lsn: 0 }));
+        assert_eq!(
+            o.header,
+            Some(SegmentHeader {
+                number: 3,
+                start_lsn: 0
+            })
+        );
         assert_eq!(o.end_lsn(), Some(SEGMENT_HEADER_LEN as u64));
     }
 
@@ -262,7 +322,11 @@ mod tests {
     fn a_foreign_file_with_nothing_intact_is_a_torn_header_not_a_crash() {
         let dir = tempfile::tempdir().unwrap();
         let p = segment_path(dir.path(), 1);
-        std::fs::write(&p, b"this is not a log segment at all, it is some other text file\n".repeat(50)).unwrap();
+        std::fs::write(
+            &p,
+            b"this is not a log segment at all, it is some other text file\n".repeat(50),
+        )
+        .unwrap();
         let (got, o) = replay(&p).unwrap();
         assert!(got.is_empty());
         assert_eq!(o.torn_tail.map(|t| t.offset), Some(0));
@@ -276,7 +340,9 @@ mod tests {
         bytes[13] ^= 1;
         std::fs::write(&p, &bytes).unwrap();
         match replay(&p) {
-            Err(Error::Corruption { file, offset: 0, .. }) => assert_eq!(file, p),
+            Err(Error::Corruption {
+                file, offset: 0, ..
+            }) => assert_eq!(file, p),
             other => panic!("{other:?}"),
         }
     }
@@ -287,7 +353,10 @@ mod tests {
         let (p, _) = write_log(dir.path(), 1, &[b"a"]);
         let moved = segment_path(dir.path(), 2);
         std::fs::rename(&p, &moved).unwrap();
-        assert!(matches!(replay(&moved), Err(Error::Corruption { offset: 0, .. })));
+        assert!(matches!(
+            replay(&moved),
+            Err(Error::Corruption { offset: 0, .. })
+        ));
         // A name that is not a segment name is not checked.
         let other = dir.path().join("copy-of-segment");
         std::fs::rename(&moved, &other).unwrap();
@@ -304,7 +373,9 @@ mod tests {
         bytes[28..32].copy_from_slice(&crc.to_le_bytes());
         std::fs::write(&p, &bytes).unwrap();
         match replay(&p) {
-            Err(Error::Corruption { reason, .. }) => assert!(reason.contains("version 9"), "{reason}"),
+            Err(Error::Corruption { reason, .. }) => {
+                assert!(reason.contains("version 9"), "{reason}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -330,7 +401,11 @@ mod tests {
         // The last record's payload carries a byte-exact copy of a whole segment (a backup stored
         // as a value, say). Torn inside that payload, the log must read as torn, not corrupt.
         let dir = tempfile::tempdir().unwrap();
-        let (inner, _) = write_log(dir.path(), 1, &[b"embedded one", b"embedded two", &[0u8; 100]]);
+        let (inner, _) = write_log(
+            dir.path(),
+            1,
+            &[b"embedded one", b"embedded two", &[0u8; 100]],
+        );
         let image = std::fs::read(&inner).unwrap();
         let (p, ends) = write_log(dir.path(), 2, &[b"first", &image]);
         let bytes = std::fs::read(&p).unwrap();

@@ -42,7 +42,11 @@ pub(crate) struct RecordHeader {
     pub payload_crc: u32,
 }
 
-pub(crate) fn encode_record_header(offset: u64, len: u32, payload_crc: u32) -> [u8; RECORD_HEADER_LEN] {
+pub(crate) fn encode_record_header(
+    offset: u64,
+    len: u32,
+    payload_crc: u32,
+) -> [u8; RECORD_HEADER_LEN] {
     let mut fields = [0u8; 8];
     fields[..4].copy_from_slice(&len.to_le_bytes());
     fields[4..].copy_from_slice(&payload_crc.to_le_bytes());
@@ -103,7 +107,9 @@ impl SegmentHeader {
             return Err(HeaderError::Damaged("zero-filled segment header"));
         }
         if b[..8] != SEGMENT_MAGIC {
-            return Err(HeaderError::Damaged("bad segment magic (not a ringkv log segment, or damaged)"));
+            return Err(HeaderError::Damaged(
+                "bad segment magic (not a ringkv log segment, or damaged)",
+            ));
         }
         let stored = u32::from_le_bytes([b[28], b[29], b[30], b[31]]);
         if stored != mask(crc32c::crc32c(&b[..28])) {
@@ -114,7 +120,8 @@ impl SegmentHeader {
             return Err(HeaderError::UnsupportedVersion(version));
         }
         let number = u64::from_le_bytes([b[12], b[13], b[14], b[15], b[16], b[17], b[18], b[19]]);
-        let start_lsn = u64::from_le_bytes([b[20], b[21], b[22], b[23], b[24], b[25], b[26], b[27]]);
+        let start_lsn =
+            u64::from_le_bytes([b[20], b[21], b[22], b[23], b[24], b[25], b[26], b[27]]);
         Ok(SegmentHeader { number, start_lsn })
     }
 }
@@ -126,7 +133,13 @@ mod tests {
     #[test]
     fn record_header_round_trips_only_at_its_own_offset() {
         let h = encode_record_header(4096, 17, 0xdead_beef);
-        assert_eq!(decode_record_header(4096, &h), Some(RecordHeader { len: 17, payload_crc: 0xdead_beef }));
+        assert_eq!(
+            decode_record_header(4096, &h),
+            Some(RecordHeader {
+                len: 17,
+                payload_crc: 0xdead_beef
+            })
+        );
         assert_eq!(decode_record_header(4095, &h), None);
         assert_eq!(decode_record_header(4097, &h), None);
         assert_eq!(decode_record_header(4096, &h[..11]), None);
@@ -166,13 +179,19 @@ mod tests {
 
     #[test]
     fn segment_header_round_trips_and_rejects_damage() {
-        let h = SegmentHeader { number: 42, start_lsn: 1 << 40 };
+        let h = SegmentHeader {
+            number: 42,
+            start_lsn: 1 << 40,
+        };
         let b = h.encode();
         assert_eq!(SegmentHeader::decode(&b), Ok(h));
         for i in 0..SEGMENT_HEADER_LEN {
             let mut m = b;
             m[i] ^= 0x10;
-            assert!(matches!(SegmentHeader::decode(&m), Err(HeaderError::Damaged(_))), "byte {i}");
+            assert!(
+                matches!(SegmentHeader::decode(&m), Err(HeaderError::Damaged(_))),
+                "byte {i}"
+            );
         }
         assert_eq!(
             SegmentHeader::decode(&[0u8; SEGMENT_HEADER_LEN]),
@@ -182,10 +201,17 @@ mod tests {
 
     #[test]
     fn segment_header_of_another_version_is_refused_not_called_damage() {
-        let mut b = SegmentHeader { number: 1, start_lsn: 0 }.encode();
+        let mut b = SegmentHeader {
+            number: 1,
+            start_lsn: 0,
+        }
+        .encode();
         b[8..12].copy_from_slice(&2u32.to_le_bytes());
         let crc = mask(crc32c::crc32c(&b[..28]));
         b[28..].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(SegmentHeader::decode(&b), Err(HeaderError::UnsupportedVersion(2)));
+        assert_eq!(
+            SegmentHeader::decode(&b),
+            Err(HeaderError::UnsupportedVersion(2))
+        );
     }
 }

@@ -98,11 +98,19 @@ impl WalWriter {
     /// header, and fsyncs the directory, so the empty log is durable when this returns.
     /// `start_lsn` is the LSN of the segment's first byte.
     pub fn create(dir: &Path, number: u64, start_lsn: u64) -> Result<WalWriter> {
-        let header_end = start_lsn.checked_add(SEGMENT_HEADER_LEN as u64).ok_or_else(|| {
-            Error::InvalidArgument(format!("start_lsn {start_lsn} leaves no room for a log segment"))
-        })?;
+        let header_end = start_lsn
+            .checked_add(SEGMENT_HEADER_LEN as u64)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "start_lsn {start_lsn} leaves no room for a log segment"
+                ))
+            })?;
         let path = segment_path(dir, number);
-        let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
         let header = SegmentHeader { number, start_lsn }.encode();
         let setup = (&file)
             .write_all(&header)
@@ -116,8 +124,15 @@ impl WalWriter {
         }
         Ok(WalWriter {
             dir: dir.to_path_buf(),
-            pending: Mutex::new(Pending { bytes: Vec::new(), appended_lsn: header_end, segment_start_lsn: start_lsn }),
-            output: Mutex::new(Output { segment: Arc::new(Segment { number, path, file }), spare: Vec::new() }),
+            pending: Mutex::new(Pending {
+                bytes: Vec::new(),
+                appended_lsn: header_end,
+                segment_start_lsn: start_lsn,
+            }),
+            output: Mutex::new(Output {
+                segment: Arc::new(Segment { number, path, file }),
+                spare: Vec::new(),
+            }),
             sync_serial: Mutex::new(()),
             leader: Mutex::new(false),
             synced_cv: Condvar::new(),
@@ -149,12 +164,12 @@ impl WalWriter {
         let record_len = RECORD_HEADER_LEN as u64 + u64::from(len);
         let (lsn, full) = {
             let mut p = self.pending.lock();
-            let end = p
-                .appended_lsn
-                .checked_add(record_len)
-                .ok_or_else(|| Error::InvalidArgument("log sequence number would overflow".to_string()))?;
+            let end = p.appended_lsn.checked_add(record_len).ok_or_else(|| {
+                Error::InvalidArgument("log sequence number would overflow".to_string())
+            })?;
             let offset = p.appended_lsn - p.segment_start_lsn;
-            p.bytes.extend_from_slice(&record::encode_record_header(offset, len, payload_crc));
+            p.bytes
+                .extend_from_slice(&record::encode_record_header(offset, len, payload_crc));
             p.bytes.extend_from_slice(payload);
             p.appended_lsn = end;
             self.appended.store(end, Ordering::Release);
@@ -246,7 +261,10 @@ impl WalWriter {
         let path = segment_path(&self.dir, number);
         match std::fs::symlink_metadata(&path) {
             Ok(_) => {
-                return Err(Error::io(&path, io::Error::new(io::ErrorKind::AlreadyExists, "log segment already exists")))
+                return Err(Error::io(
+                    &path,
+                    io::Error::new(io::ErrorKind::AlreadyExists, "log segment already exists"),
+                ))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(&path, e)),
@@ -260,9 +278,17 @@ impl WalWriter {
             let start = p.appended_lsn;
             let header_end = start
                 .checked_add(SEGMENT_HEADER_LEN as u64)
-                .ok_or_else(|| Error::InvalidArgument("log sequence number would overflow".to_string()))?;
+                .ok_or_else(|| {
+                    Error::InvalidArgument("log sequence number would overflow".to_string())
+                })?;
             std::mem::swap(&mut p.bytes, &mut tail);
-            p.bytes.extend_from_slice(&SegmentHeader { number, start_lsn: start }.encode());
+            p.bytes.extend_from_slice(
+                &SegmentHeader {
+                    number,
+                    start_lsn: start,
+                }
+                .encode(),
+            );
             p.appended_lsn = header_end;
             p.segment_start_lsn = start;
             self.appended.store(header_end, Ordering::Release);
@@ -354,9 +380,14 @@ impl WalWriter {
 
     fn write_to(&self, segment: &Segment, bytes: &[u8]) -> Result<()> {
         #[cfg(test)]
-        self.faults.before_write().map_err(|e| self.fail(Error::io(&segment.path, e)))?;
-        (&segment.file).write_all(bytes).map_err(|e| self.fail(Error::io(&segment.path, e)))?;
-        self.bytes_written.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.faults
+            .before_write()
+            .map_err(|e| self.fail(Error::io(&segment.path, e)))?;
+        (&segment.file)
+            .write_all(bytes)
+            .map_err(|e| self.fail(Error::io(&segment.path, e)))?;
+        self.bytes_written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -369,8 +400,13 @@ impl WalWriter {
         let _serial = self.sync_serial.lock();
         self.check_usable()?;
         #[cfg(test)]
-        self.faults.before_sync().map_err(|e| self.fail(Error::io(&segment.path, e)))?;
-        segment.file.sync_data().map_err(|e| self.fail(Error::io(&segment.path, e)))?;
+        self.faults
+            .before_sync()
+            .map_err(|e| self.fail(Error::io(&segment.path, e)))?;
+        segment
+            .file
+            .sync_data()
+            .map_err(|e| self.fail(Error::io(&segment.path, e)))?;
         self.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.synced.fetch_max(target, Ordering::AcqRel);
         self.synced_cv.notify_all();
@@ -467,7 +503,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = WalWriter::create(dir.path(), 7, 1000).unwrap();
         let h = SEGMENT_HEADER_LEN as u64;
-        assert_eq!((w.appended_lsn(), w.written_lsn(), w.synced_lsn()), (1000 + h, 1000 + h, 1000 + h));
+        assert_eq!(
+            (w.appended_lsn(), w.written_lsn(), w.synced_lsn()),
+            (1000 + h, 1000 + h, 1000 + h)
+        );
         assert_eq!(w.current_segment(), 7);
         assert_eq!(w.fsync_count(), 1);
         let a = w.append(b"hello").unwrap();
@@ -486,7 +525,12 @@ mod tests {
         w.sync_to(a).unwrap();
         w.sync().unwrap();
         assert_eq!(w.fsync_count(), 2);
-        assert_eq!(std::fs::metadata(segment_path(dir.path(), 7)).unwrap().len(), b - 1000);
+        assert_eq!(
+            std::fs::metadata(segment_path(dir.path(), 7))
+                .unwrap()
+                .len(),
+            b - 1000
+        );
     }
 
     #[test]
@@ -494,10 +538,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let _w = WalWriter::create(dir.path(), 1, 0).unwrap();
         match WalWriter::create(dir.path(), 1, 0) {
-            Err(Error::Io { source, .. }) => assert_eq!(source.kind(), io::ErrorKind::AlreadyExists),
+            Err(Error::Io { source, .. }) => {
+                assert_eq!(source.kind(), io::ErrorKind::AlreadyExists)
+            }
             other => panic!("{:?}", other.map(|_| ())),
         }
-        assert!(matches!(WalWriter::create(dir.path(), 2, u64::MAX - 3), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            WalWriter::create(dir.path(), 2, u64::MAX - 3),
+            Err(Error::InvalidArgument(_))
+        ));
         assert!(!segment_path(dir.path(), 2).exists());
     }
 
@@ -534,10 +583,15 @@ mod tests {
         assert!(matches!(w.rotate(4), Err(Error::InvalidArgument(_))));
         std::fs::write(segment_path(dir.path(), 6), b"someone else's").unwrap();
         match w.rotate(6) {
-            Err(Error::Io { source, .. }) => assert_eq!(source.kind(), io::ErrorKind::AlreadyExists),
+            Err(Error::Io { source, .. }) => {
+                assert_eq!(source.kind(), io::ErrorKind::AlreadyExists)
+            }
             other => panic!("{other:?}"),
         }
-        assert_eq!(std::fs::read(segment_path(dir.path(), 6)).unwrap(), b"someone else's");
+        assert_eq!(
+            std::fs::read(segment_path(dir.path(), 6)).unwrap(),
+            b"someone else's"
+        );
         std::fs::remove_file(segment_path(dir.path(), 6)).unwrap();
         assert!(w.failure().is_none());
         w.append(b"two").unwrap();
@@ -546,7 +600,10 @@ mod tests {
         w.sync().unwrap();
         assert_eq!(w.current_segment(), 9);
         assert_eq!(list_segments(dir.path()).unwrap(), vec![5, 9]);
-        assert_eq!(replay_all(dir.path()), vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
+        assert_eq!(
+            replay_all(dir.path()),
+            vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
+        );
     }
 
     #[test]
@@ -561,7 +618,13 @@ mod tests {
         assert_eq!(b, a + (SEGMENT_HEADER_LEN + RECORD_HEADER_LEN + 5) as u64);
         w.sync().unwrap();
         let o = replay_segment(&segment_path(dir.path(), 2), |_| Ok(())).unwrap();
-        assert_eq!(o.header, Some(SegmentHeader { number: 2, start_lsn: a }));
+        assert_eq!(
+            o.header,
+            Some(SegmentHeader {
+                number: 2,
+                start_lsn: a
+            })
+        );
         assert_eq!(o.end_lsn(), Some(b));
     }
 
@@ -583,7 +646,10 @@ mod tests {
         let lost = w.append(b"maybe lost").unwrap();
         w.faults.fail_syncs.store(true, Ordering::SeqCst);
         match w.sync() {
-            Err(Error::Io { path: Some(p), source }) => {
+            Err(Error::Io {
+                path: Some(p),
+                source,
+            }) => {
                 assert_eq!(p, segment_path(dir.path(), 1));
                 assert!(source.to_string().contains("injected"));
             }
@@ -601,7 +667,10 @@ mod tests {
         assert_eq!(w.fsync_count(), 2);
         // What was synced before the failure is durable, and saying so is the truth.
         w.sync_to(durable).unwrap();
-        assert!(w.failure().unwrap_or_default().contains("injected fdatasync failure"));
+        assert!(w
+            .failure()
+            .unwrap_or_default()
+            .contains("injected fdatasync failure"));
     }
 
     #[test]
@@ -663,7 +732,13 @@ mod tests {
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert!(results.iter().all(Result::is_err), "{results:?}");
-        assert_eq!(results.iter().filter(|r| matches!(r, Err(Error::Io { .. }))).count(), 1);
+        assert_eq!(
+            results
+                .iter()
+                .filter(|r| matches!(r, Err(Error::Io { .. })))
+                .count(),
+            1
+        );
         assert_eq!(w.fsync_count(), 1);
     }
 
@@ -708,7 +783,10 @@ mod tests {
             for _ in 0..100 {
                 w.append(b"meanwhile").unwrap();
             }
-            assert!(started.elapsed() < Duration::from_millis(250), "appends waited for the fdatasync");
+            assert!(
+                started.elapsed() < Duration::from_millis(250),
+                "appends waited for the fdatasync"
+            );
             leader.join().unwrap().unwrap();
         });
     }
