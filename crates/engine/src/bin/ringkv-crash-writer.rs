@@ -53,7 +53,7 @@ fn main() {
         x ^= x >> 7;
         x ^= x << 17;
         // Keys are write numbers; one write in ten deletes an earlier key instead.
-        let delete = x % 10 == 0 && i > start + 1;
+        let delete = x.is_multiple_of(10) && i > start + 1;
         let target = if delete { i - 1 - x % (i - start) } else { i };
         let op = if delete { "del" } else { "put" };
         if writeln!(out, "try {op} {i} {target}")
