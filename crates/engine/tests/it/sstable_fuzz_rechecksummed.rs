@@ -2,11 +2,10 @@
 //! buggy writer would produce) still never makes the reader panic: every decoder bounds-checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::sync::OnceLock;
 
-use common::{build, collect, sample_versions, V};
+use crate::common::{build, collect, sample_versions, V};
 use proptest::prelude::*;
 use ringkv_engine::sstable::{BlockHandle, Table, TableOptions, FOOTER_SIZE};
 

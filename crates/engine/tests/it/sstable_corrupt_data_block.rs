@@ -2,11 +2,10 @@
 //! by every read that touches it; reads of other blocks still return the right values.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::path::Path;
 
-use common::{assert_corruption_in, build, collect, model_get, sample_versions, V};
+use crate::common::{assert_corruption_in, build, collect, model_get, sample_versions, V};
 use ringkv_engine::iter::EntryIter;
 use ringkv_engine::sstable::{BlockHandle, Table, TableOptions};
 

@@ -2,12 +2,11 @@
 //! in the log.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Barrier;
 
-use common::replay;
+use crate::common::replay;
 use ringkv_engine::wal::{self, WalWriter};
 
 #[test]

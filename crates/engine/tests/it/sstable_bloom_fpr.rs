@@ -2,7 +2,7 @@
 //! keys (asserted below 1.5% so the test does not flake; the measured figure is printed).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use ringkv_engine::bloom::{build_filter, key_hash, may_contain};
 use ringkv_engine::sstable::{Table, TableOptions};

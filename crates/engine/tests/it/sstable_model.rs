@@ -1,11 +1,10 @@
 //! A table answers `get`, `iter` and `iter_from` exactly as a sorted model of its versions does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{build, collect, model_get, V};
+use crate::common::{build, collect, model_get, V};
 use proptest::prelude::*;
 use ringkv_engine::bloom::key_hash;
 use ringkv_engine::sstable::{Table, TableOptions};

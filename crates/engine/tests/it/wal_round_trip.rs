@@ -1,11 +1,10 @@
 //! Everything appended comes back from replay, in order, across segment rotations.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use std::path::Path;
 
-use common::{replay, Rng};
+use crate::common::{replay, Rng};
 use proptest::prelude::*;
 use ringkv_engine::wal::{self, WalWriter, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 

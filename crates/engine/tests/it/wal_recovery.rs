@@ -2,11 +2,10 @@
 //! error, and exactly the records wholly before the damage come back.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use std::fs::OpenOptions;
 
-use common::{replay, write_log, Log, Rng};
+use crate::common::{replay, write_log, Log, Rng};
 use ringkv_engine::wal::{self, SEGMENT_HEADER_LEN};
 
 /// Replays `log` cut to `cut` bytes and checks the outcome against the record boundaries.

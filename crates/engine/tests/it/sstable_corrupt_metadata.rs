@@ -2,11 +2,10 @@
 //! file and a file that is not a table at all, with `Error::Corruption` naming the file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{assert_corruption_in, build, sample_versions};
+use crate::common::{assert_corruption_in, build, sample_versions};
 use ringkv_engine::sstable::{BlockHandle, Table, TableLayout, TableOptions, FOOTER_SIZE, MAGIC};
 
 fn good_table(dir: &Path) -> (PathBuf, TableLayout, Vec<u8>) {

@@ -2,9 +2,8 @@
 //! `Error::Corruption`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
-use common::{replay, write_log};
+use crate::common::{replay, write_log};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use ringkv_engine::wal::{self, SegmentHeader, SEGMENT_HEADER_LEN};

@@ -2,11 +2,10 @@
 //! verify panic, and never yields a wrong value: every byte of a table is under some checksum.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::sync::OnceLock;
 
-use common::{build, collect, model_get, sample_versions, V};
+use crate::common::{build, collect, model_get, sample_versions, V};
 use proptest::prelude::*;
 use ringkv_engine::sstable::{Table, TableOptions};
 
