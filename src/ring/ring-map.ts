@@ -181,7 +181,8 @@ export function encodeRingMap(ring: RingMap): Uint8Array {
   out.writeBigUInt64BE(BigInt(ring.version), 5)
   out.set(content, HEADER_BYTES)
   out.write(ring.checksum, HEADER_BYTES + content.length, 'hex')
-  return out
+  // A plain Uint8Array, not the Buffer: Buffer#slice returns a view, a trap for callers who copy with it.
+  return new Uint8Array(out.buffer, out.byteOffset, out.length)
 }
 
 /** Parses and validates an encoded ring map; any defect is an ERR_BAD_RING naming it. */
