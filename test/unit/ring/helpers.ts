@@ -24,7 +24,10 @@ export function throwsCode(fn: () => unknown, code: string, message?: RegExp): v
   try {
     fn()
   } catch (err) {
-    if (!isRingkvError(err, code)) assert.unreachable(`expected a RingkvError ${code}, got ${String(err)}`)
+    if (!isRingkvError(err, code)) {
+      assert.unreachable(`expected a RingkvError ${code}, got ${String(err)}`)
+      return
+    }
     if (message !== undefined) assert.match(err.message, message)
     return
   }
