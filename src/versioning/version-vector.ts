@@ -92,7 +92,9 @@ export function vvDescends(a: VersionVector, b: VersionVector): boolean {
 }
 
 export function vvEquals(a: VersionVector, b: VersionVector): boolean {
-  return a.size === b.size && vvDescends(a, b)
+  if (a.size !== b.size) return false
+  for (const [actor, counter] of a) if (b.get(actor) !== counter) return false
+  return true
 }
 
 /** How a relates to b: 'before' means b has seen all of a and more. */

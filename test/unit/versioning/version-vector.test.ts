@@ -30,6 +30,12 @@ test('compare covers all four orderings', () => {
   assert.is(vvCompare(vv(), a), 'before')
 })
 
+test('equality compares counters, not just actors (regression: {b:2} once equalled {b:1})', () => {
+  assert.not.ok(vvEquals(vv({ b: 2 }), vv({ b: 1 })))
+  assert.not.ok(vvEquals(vv({ a: 1 }), vv({ b: 1 })))
+  assert.ok(vvEquals(vv({ a: 1, b: 2 }), vv({ b: 2, a: 1 })))
+})
+
 test('merge is the pointwise maximum and descends both', () => {
   const m = vvMerge(vv({ x: 3, y: 1 }), vv({ y: 4, z: 1 }))
   assert.equal(vvEntries(m), [['x', 3], ['y', 4], ['z', 1]])
