@@ -38,4 +38,4 @@ export {
   type Sibling,
   type Write,
 } from './envelope.ts'
-export { decodeContext, decodeEnvelope, encodeContext, encodeEnvelope, MAX_CONTEXT_CHARS } from './codec.ts'
+export { decodeContext, decodeEnvelope, encodeContext, encodeEnvelope, MAX_CONTEXT_CHARS, type DecodeOptions } from './codec.ts'

@@ -53,6 +53,23 @@ test('decoded values are copies, not views of the input', () => {
   assert.is(new TextDecoder().decode(decoded.siblings[0]!.value!), 'c')
 })
 
+test('decoded values are copies even when the input is a Buffer (whose slice is a view)', () => {
+  const encoded = Buffer.from(encodeEnvelope(sample()))
+  const decoded = decodeEnvelope(encoded)
+  encoded.fill(0)
+  assert.is(new TextDecoder().decode(decoded.siblings[0]!.value!), 'c')
+  assert.is(new TextDecoder().decode(decoded.siblings[1]!.value!), 'b')
+  assert.is(decoded.siblings[0]!.dot.actor, 'n1#0')
+})
+
+test('copy: false returns views of caller-owned memory, and still validates', () => {
+  const encoded = encodeEnvelope(sample())
+  const decoded = decodeEnvelope(encoded, { copy: false })
+  assert.is(decoded.siblings[0]!.value!.buffer, encoded.buffer)
+  assert.ok(envelopesEqual(decoded, sample()))
+  throwsCode(() => decodeEnvelope(encoded.subarray(1), { copy: false }), 'ERR_BAD_ENVELOPE')
+})
+
 test('every truncation is ERR_BAD_ENVELOPE', () => {
   const full = encodeEnvelope(sample())
   for (let len = 0; len < full.length; len++) throwsCode(() => decodeEnvelope(full.subarray(0, len)), 'ERR_BAD_ENVELOPE')
