@@ -189,7 +189,11 @@ function readContext(r: Reader): Array<[string, number]> {
   return out
 }
 
-/** The storage form of an envelope (see the top of this file). */
+/**
+ * The storage form of an envelope (see the top of this file). Small results live in Node's buffer pool,
+ * which is what makes encoding cheap; a caller that keeps the bytes for long (rather than handing them to
+ * the engine or a socket, which copy) should copy them so as not to pin a pool slab.
+ */
 export function encodeEnvelope(env: Envelope): Uint8Array {
   const entries = contextEntries(env.context)
   const index = new Map<string, number>()
