@@ -271,6 +271,9 @@ export function ringInternals(ring: RingMap): RingInternals {
   if (found === undefined) {
     const rebuilt = createRingMap(ring)
     if (rebuilt.checksum !== ring.checksum) throw bad('ring checksum does not match its content')
+    // Owner indexes refer to the sorted member list; a ring listing members in another order would pair
+    // them with the wrong members.
+    if (rebuilt.members.some((m, i) => ring.members[i]?.id !== m.id)) throw bad('ring members are not sorted by id')
     found = internals.get(rebuilt)!
     internals.set(ring, found)
   }

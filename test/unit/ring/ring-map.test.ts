@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { claim, createRingMap, decodeRingMap, encodeRingMap, type RingMap } from '../../../src/ring/index.ts'
+import { claim, createRingMap, decodeRingMap, encodeRingMap, preferenceList, type RingMap } from '../../../src/ring/index.ts'
 import { members, throwsCode } from './helpers.ts'
 
 const small = (): RingMap =>
@@ -75,6 +75,14 @@ test('decodeRingMap rejects damaged bytes, each with its reason', () => {
   }
   for (let len = 0; len < bytes.length; len++) throwsCode(() => decodeRingMap(bytes.subarray(0, len)), 'ERR_BAD_RING')
   throwsCode(() => decodeRingMap('nope' as unknown as Uint8Array), 'ERR_BAD_RING')
+})
+
+test('rings built elsewhere (a JSON copy) are accepted only when canonical and intact', () => {
+  const ring = small()
+  const copy = JSON.parse(JSON.stringify(ring)) as RingMap
+  assert.equal(preferenceList(copy, 1), preferenceList(ring, 1))
+  throwsCode(() => preferenceList({ ...copy, owners: ['b', 'b', 'a', 'b'] }, 0), 'ERR_BAD_RING', /checksum does not match/)
+  throwsCode(() => preferenceList({ ...copy, members: [...copy.members].reverse() }, 0), 'ERR_BAD_RING', /not sorted/)
 })
 
 test('a version flip changes nothing but the version', () => {
