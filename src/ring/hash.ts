@@ -1,0 +1,48 @@
+// Key hashing: where a key lands on the ring (DESIGN section 2).
+//
+// A key's position is the first 8 bytes of SHA-256(key) read as an unsigned big-endian 64-bit integer. SHA-256
+// rather than a faster non-cryptographic hash because clients (other languages, token-aware routing) must
+// compute the same position, and because adversarial keys must not be able to pile onto one partition.
+//
+// Every hash in the ring goes through `digestPrefix` (one key) or `partitionsOf` (a batch), so the native
+// batched SHA-256 of the storage engine can replace node:crypto here without touching callers. The hot path
+// (`partitionOf`) never builds a bigint: the partition is the top log2(Q) <= 16 bits of the first 32-bit word.
+
+import crypto from 'node:crypto'
+import { partitionBits } from './partitions.ts'
+
+// crypto.hash (Node >= 20.12) is a one-shot call that skips the Hash object; about twice as fast for short keys.
+const oneShot: ((algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer) | undefined =
+  typeof crypto.hash === 'function' ? (crypto.hash as (a: string, d: Uint8Array, e: 'buffer') => Buffer) : undefined
+
+function sha256(key: Uint8Array): Buffer {
+  return oneShot !== undefined ? oneShot('sha256', key, 'buffer') : crypto.createHash('sha256').update(key).digest()
+}
+
+/** The first 32 bits of SHA-256(key): enough for any partition lookup. */
+function digestPrefix(key: Uint8Array): number {
+  return sha256(key).readUInt32BE(0)
+}
+
+function topBits(word: number, bits: number): number {
+  // `>>> 32` is a no-op in JavaScript, so Q = 1 needs its own case.
+  return bits === 0 ? 0 : word >>> (32 - bits)
+}
+
+/** The key's position on the ring: SHA-256(key)[0..8) as an unsigned 64-bit integer. */
+export function keyPosition(key: Uint8Array): bigint {
+  return sha256(key).readBigUInt64BE(0)
+}
+
+/** The partition of one key. */
+export function partitionOf(key: Uint8Array, q: number): number {
+  return topBits(digestPrefix(key), partitionBits(q))
+}
+
+/** The partitions of many keys; the seam for a native batched SHA-256. */
+export function partitionsOf(keys: readonly Uint8Array[], q: number): Uint32Array {
+  const bits = partitionBits(q)
+  const out = new Uint32Array(keys.length)
+  for (let i = 0; i < keys.length; i++) out[i] = topBits(digestPrefix(keys[i]!), bits)
+  return out
+}
