@@ -27,6 +27,8 @@ export const ErrorCode = Object.freeze({
   CONNECTION_CLOSED: 'ERR_CONNECTION_CLOSED',
   /** The connection could not be established (refused, unreachable, no listener). */
   CONNECT_FAILED: 'ERR_CONNECT_FAILED',
+  /** A listener could not be opened (address in use, bad address). */
+  LISTEN_FAILED: 'ERR_LISTEN_FAILED',
   /** The outgoing queue is past its bound: the peer does not read fast enough. Retry later or elsewhere. */
   OVERLOADED: 'ERR_OVERLOADED',
   /** A handler failed with an error that carries no code of its own. */
