@@ -17,3 +17,4 @@ export { type FlushMode, handlerTable, resolveConnectionOptions, rpcDefaults } f
 export { StreamTransport, type TransportOptions } from './stream-transport.ts'
 export { formatTcpAddress, parseTcpAddress, tcpStreams, tcpTransport } from './tcp.ts'
 export { MemoryNetwork, type MemoryNetworkOptions } from './memory.ts'
+export { ConnectionPool } from './pool.ts'
