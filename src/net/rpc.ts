@@ -63,6 +63,7 @@ import {
 } from '../protocol/hello.ts'
 import type { Clock, TimerHandle } from '../runtime/clock.ts'
 import type { Logger } from '../runtime/logger.ts'
+import { DeadlineQueue, type Expirable } from './deadlines.ts'
 import type { ByteStream } from './stream.ts'
 import type {
   Connection,
@@ -170,11 +171,15 @@ export class Flusher {
   }
 }
 
-interface Pending {
+interface Pending extends Expirable {
   resolve: (payload: Buffer) => void
   reject: (error: RingkvError) => void
-  timer: TimerHandle | undefined
+  readonly id: number
+  readonly type: number
+  readonly timeoutMs: number
 }
+
+const unset = (): void => {}
 
 type State = 'hello' | 'open' | 'closing' | 'closed'
 
@@ -233,6 +238,7 @@ export class RpcConnection extends EventEmitter implements Connection {
   #sendLimit: number
 
   readonly #pending = new Map<number, Pending>()
+  readonly #deadlines: DeadlineQueue<Pending>
   #lastRequestId = 0
 
   // Outgoing: segments ready for the next write, plus the arena being filled at [#arenaStart, #arenaPos).
@@ -265,6 +271,7 @@ export class RpcConnection extends EventEmitter implements Connection {
     })
     this.opened.catch(() => {}) // observed by whoever awaits it; never an unhandled rejection
     this.#closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve))
+    this.#deadlines = new DeadlineQueue(this.#clock, (pending) => this.#onTimeout(pending))
 
     this.#helloTimer = this.#clock.setTimeout(() => {
       this.#helloTimer = undefined
@@ -309,11 +316,12 @@ export class RpcConnection extends EventEmitter implements Connection {
     const refused = this.#refuseSend(type, payload)
     if (refused !== undefined) return Promise.reject(refused)
     const id = this.#nextRequestId()
-    let pending!: Pending
+    const pending: Pending = { resolve: unset, reject: unset, id, type, timeoutMs, deadlineBucket: undefined, deadlineSlot: 0 }
     const promise = new Promise<Buffer>((resolve, reject) => {
-      pending = { resolve, reject, timer: undefined }
+      pending.resolve = resolve
+      pending.reject = reject
     })
-    pending.timer = this.#clock.setTimeout(() => this.#onTimeout(id, type, timeoutMs), timeoutMs)
+    this.#deadlines.add(pending, timeoutMs)
     this.#pending.set(id, pending)
     this.#enqueue(this.protocolVersion, FrameKind.REQUEST, type, id, payload)
     return promise
@@ -515,7 +523,7 @@ export class RpcConnection extends EventEmitter implements Connection {
       return undefined
     }
     this.#pending.delete(id)
-    this.#clock.clearTimeout(pending.timer)
+    this.#deadlines.remove(pending)
     return pending
   }
 
@@ -707,9 +715,9 @@ export class RpcConnection extends EventEmitter implements Connection {
 
   // --- errors and closing ------------------------------------------------------------------------------
 
-  #onTimeout(id: number, type: number, timeoutMs: number): void {
-    const pending = this.#pending.get(id)
-    if (pending === undefined) return
+  #onTimeout(pending: Pending): void {
+    const { id, type, timeoutMs } = pending
+    if (this.#pending.get(id) !== pending) return
     this.#pending.delete(id)
     pending.reject(
       new RingkvError(ErrorCode.TIMEOUT, `${messageTypeName(type)} to ${this.remoteAddress} timed out after ${timeoutMs} ms`, {
@@ -777,10 +785,8 @@ export class RpcConnection extends EventEmitter implements Connection {
     const error = this.#closedError(reason)
     const pending = [...this.#pending.values()]
     this.#pending.clear()
-    for (const p of pending) {
-      this.#clock.clearTimeout(p.timer)
-      p.reject(error)
-    }
+    this.#deadlines.clear()
+    for (const p of pending) p.reject(error)
   }
 
   #finalize(streamError: Error | undefined): void {

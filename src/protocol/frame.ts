@@ -171,8 +171,7 @@ export class FrameDecoder {
     if ((kind === FrameKind.ONE_WAY) !== (requestId === 0)) {
       return this.#fail(ErrorCode.BAD_FRAME, `request id ${requestId} is invalid for frame kind ${kind}`)
     }
-    const payload = this.#take(length + 4).subarray(FRAME_HEADER_BYTES)
-    return { version, kind, type, requestId, payload }
+    return { version, kind, type, requestId, payload: this.#takePayload(length + 4) }
   }
 
   #fail(code: string, message: string): never {
@@ -199,28 +198,43 @@ export class FrameDecoder {
     }
   }
 
-  /** Consume `n` buffered bytes: a view when they sit in one chunk, otherwise a single copy. */
-  #take(n: number): Buffer {
+  /**
+   * Consume a whole frame of `n` bytes and return its payload: a view when the frame sits in one chunk
+   * (one Buffer object per frame), otherwise a single copy.
+   */
+  #takePayload(n: number): Buffer {
     const first = this.#chunks[this.#head] as Buffer
-    let out: Buffer
+    let payload: Buffer
     if (first.length - this.#offset >= n) {
-      out = first.subarray(this.#offset, this.#offset + n)
+      payload = first.subarray(this.#offset + FRAME_HEADER_BYTES, this.#offset + n)
       this.#offset += n
+      if (this.#offset === first.length) this.#dropHead()
     } else {
-      out = Buffer.allocUnsafe(n)
+      this.#skip(FRAME_HEADER_BYTES)
+      payload = Buffer.allocUnsafe(n - FRAME_HEADER_BYTES)
       let copied = 0
-      while (copied < n) {
+      while (copied < payload.length) {
         const chunk = this.#chunks[this.#head] as Buffer
-        const count = Math.min(chunk.length - this.#offset, n - copied)
-        chunk.copy(out, copied, this.#offset, this.#offset + count)
+        const count = Math.min(chunk.length - this.#offset, payload.length - copied)
+        chunk.copy(payload, copied, this.#offset, this.#offset + count)
         copied += count
         this.#offset += count
         if (this.#offset === chunk.length) this.#dropHead()
       }
     }
-    if (this.#offset === first.length && this.#chunks[this.#head] === first) this.#dropHead()
     this.#buffered -= n
-    return out
+    return payload
+  }
+
+  /** Discard `n` bytes from the front (their content was already read through #peek). */
+  #skip(n: number): void {
+    while (n > 0) {
+      const chunk = this.#chunks[this.#head] as Buffer
+      const count = Math.min(chunk.length - this.#offset, n)
+      n -= count
+      this.#offset += count
+      if (this.#offset === chunk.length) this.#dropHead()
+    }
   }
 
   #dropHead(): void {
