@@ -781,11 +781,11 @@ export class RpcConnection extends EventEmitter implements Connection {
   }
 
   #failPending(reason: RingkvError | undefined): void {
+    this.#deadlines.clear() // also cancels timers left armed with nothing live behind them
     if (this.#pending.size === 0) return
     const error = this.#closedError(reason)
     const pending = [...this.#pending.values()]
     this.#pending.clear()
-    this.#deadlines.clear()
     for (const p of pending) p.reject(error)
   }
 
