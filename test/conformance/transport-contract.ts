@@ -554,8 +554,8 @@ export function transportContract(name: string, env: ContractEnv): void {
     for (let i = 0; i < 2000 && !blocked && maxQueued <= bound; i++) {
       const drains = raw.drains
       if (!raw.request(BIG, 10 + i, Buffer.concat([u32(256 * 1024), request]))) {
-        // Backed up — for good, or just until the server reads the next chunk?
-        await raw.waitFor(() => raw.drains > drains, 100).catch(() => (blocked = true))
+        // Backed up — for good (the server stopped reading), or only until it reads the next chunk?
+        await raw.waitFor(() => raw.drains > drains, 100).catch(() => (blocked = peer.stats.readPauses > 0))
       }
       sent++
       await sleep(env.clock, 1)
