@@ -1,0 +1,32 @@
+/**
+ * Message type ids — APPEND-ONLY.
+ *
+ * An id, once released, is never reused and never renumbered, not even after its message is retired: nodes of
+ * different releases talk to each other during a rolling upgrade, and a reused id would make an old node
+ * misread a new message. To retire a message, keep its line and mark it retired. New messages take the next
+ * free id at the end of their range.
+ *
+ *   0        invalid (a frame with type 0 is malformed)
+ *   1..15    the connection layer (src/net/rpc.ts); handled inside the connection, never in a handler table
+ *   16..     application messages, one handler each, registered in one table by the node's composition root
+ */
+export const MessageType = Object.freeze({
+  /** Liveness and round-trip probe: the response echoes the request payload. Any side may send it. */
+  PING: 1,
+  /** One-way, connection level: "your bytes were malformed" (an error payload); the sender then closes. */
+  ERROR: 2,
+  /** Version negotiation, the first request of every connection (payloads in hello.ts). Frozen forever. */
+  HELLO: 3,
+} as const)
+export type MessageType = (typeof MessageType)[keyof typeof MessageType]
+
+/** The first id available to application messages. */
+export const FIRST_APPLICATION_MESSAGE_TYPE = 16
+export const MAX_MESSAGE_TYPE = 0xffff
+
+const NAMES = new Map<number, string>(Object.entries(MessageType).map(([name, id]) => [id, name]))
+
+/** 'PING', or 'type 42' for ids this table does not name (application tables name their own). */
+export function messageTypeName(type: number): string {
+  return NAMES.get(type) ?? `type ${type}`
+}
