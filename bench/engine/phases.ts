@@ -1,0 +1,353 @@
+// The engine benchmark's measurement loops. Each phase takes an open store (or a durable one), a plan (how
+// many operations) and a time cap, and returns ops/s and a latency histogram. Data is prepared before the
+// clock starts: value chunks, key views and random picks never count against an engine.
+//
+// Timing methods (named in the report, per row):
+// - 'per-op': each operation timed on its own with process.hrtime.bigint() (async writes, async reads with
+//   64 in flight, scans, fsyncs). ops/s = operations / wall time of the timed loop.
+// - 'avg-100': synchronous operations timed in runs of 100; each run adds 100 samples of its average. One clock
+//   read per op would be ~50 ns against a ~1-3 us get, so percentiles here are of 100-op averages.
+// - 'batch/100': one batch of 100 writes timed as a whole; each adds 100 samples of batch time / 100.
+import { LatencyRecorder, nowNs, type LatencySummary } from '../lib/histogram.ts'
+import type { DurableStore, Entry, OpenStore } from './adapters/adapter.ts'
+import { closeSync, openSync, writeSync, fdatasyncSync } from 'node:fs'
+import { open as openFile } from 'node:fs/promises'
+import type { Workload } from './workload.ts'
+
+export type PhaseId =
+  | 'load.single'
+  | 'load.batch'
+  | 'write.async64'
+  | 'read.sync'
+  | 'read.async64'
+  | 'missing.sync'
+  | 'scan'
+  | 'durable.single'
+  | 'durable.async64'
+  | 'fsync.sync'
+  | 'fsync.promises'
+
+export type TimingMethod = 'per-op' | 'avg-100' | 'batch/100'
+
+export interface PhaseResult {
+  id: PhaseId
+  /** Operations completed (entries written, reads, scans, fsyncs). */
+  ops: number
+  plannedOps: number
+  /** Seconds inside the timed loops. */
+  seconds: number
+  opsPerSec: number
+  latency: LatencySummary
+  timing: TimingMethod
+  /** True when the phase hit its time cap before finishing its plan. */
+  stoppedEarly: boolean
+  /** Phase-specific facts: wrong answers (should be 0), entries scanned, ... */
+  detail: Record<string, number>
+}
+
+export const SYNC_RUN = 100
+export const WRITE_BATCH = 100
+export const CONCURRENCY = 64
+/** Values are generated this many at a time, between timed stretches. */
+const VALUE_CHUNK = 10_000
+
+class PhaseTimer {
+  readonly recorder = new LatencyRecorder()
+  readonly #started = nowNs()
+  readonly #deadline: bigint
+  timedNs = 0n
+  stoppedEarly = false
+
+  constructor(capSeconds: number) {
+    // An infinite cap (untimed preparation) becomes a deadline a century away.
+    const capNs = Number.isFinite(capSeconds) ? Math.round(capSeconds * 1e9) : 3.15e18
+    this.#deadline = this.#started + BigInt(capNs)
+  }
+
+  /** True once the wall-clock cap is reached (and remembers that the phase stopped early). */
+  expired(now: bigint = nowNs()): boolean {
+    if (now >= this.#deadline) this.stoppedEarly = true
+    return this.stoppedEarly
+  }
+
+  result(id: PhaseId, ops: number, plannedOps: number, timing: TimingMethod, detail: Record<string, number> = {}): PhaseResult {
+    const seconds = Number(this.timedNs) / 1e9
+    const latency = this.recorder.summary()
+    this.recorder.destroy()
+    return {
+      id,
+      ops,
+      plannedOps,
+      seconds,
+      opsPerSec: seconds > 0 ? ops / seconds : 0,
+      latency,
+      timing,
+      stoppedEarly: this.stoppedEarly && ops < plannedOps,
+      detail,
+    }
+  }
+}
+
+export interface LoadOutcome {
+  single: PhaseResult
+  batch: PhaseResult
+  /** Keys 0 .. loaded-1 are in the store. */
+  loaded: number
+  /** Some loaded keys and their values, to check reads against. */
+  sample: Map<number, Buffer>
+}
+
+/**
+ * Phase 1: the first `singles` keys (by default half) as single awaited puts, the rest in batches of 100. If
+ * the single puts hit the time cap, the batches carry on from where they stopped, so the loaded keys stay
+ * 0 .. n-1.
+ */
+export async function load(
+  store: OpenStore,
+  workload: Workload,
+  capSeconds: number,
+  singles: number = Math.floor(workload.keyCount / 2),
+): Promise<LoadOutcome> {
+  const half = singles
+  const values = workload.values('load')
+  const sample = new Map<number, Buffer>()
+  const sampleEvery = Math.max(1, Math.floor(workload.keyCount / 1000))
+  const keep = (i: number, value: Buffer): void => {
+    if (i % sampleEvery === 0) sample.set(i, Buffer.from(value))
+  }
+
+  const single = new PhaseTimer(capSeconds)
+  let next = 0
+  while (next < half && !single.expired()) {
+    const n = Math.min(VALUE_CHUNK, half - next)
+    const chunk = values.chunk(n)
+    const keys = keyViews(workload, next, n)
+    const t0 = nowNs()
+    let t = t0
+    let done = 0
+    for (; done < n; done++) {
+      await store.put(keys[done]!, chunk[done]!)
+      const t1 = nowNs()
+      single.recorder.record(t1 - t)
+      t = t1
+      if ((done & 255) === 255 && single.expired(t1)) {
+        done++
+        break
+      }
+    }
+    single.timedNs += t - t0
+    for (let j = 0; j < done; j++) keep(next + j, chunk[j]!)
+    next += done
+  }
+  const singleResult = single.result('load.single', next, half, 'per-op')
+
+  const batched = new PhaseTimer(capSeconds)
+  const firstBatched = next
+  while (next < workload.keyCount && !batched.expired()) {
+    const n = Math.min(VALUE_CHUNK, workload.keyCount - next)
+    const chunk = values.chunk(n)
+    const batches: Entry[][] = []
+    for (let j = 0; j < n; j += WRITE_BATCH) {
+      const batch: Entry[] = []
+      for (let k = j; k < Math.min(n, j + WRITE_BATCH); k++) batch.push({ key: workload.key(next + k), value: chunk[k]! })
+      batches.push(batch)
+    }
+    const t0 = nowNs()
+    let t = t0
+    let done = 0
+    for (const batch of batches) {
+      await store.putBatch(batch)
+      const t1 = nowNs()
+      batched.recorder.recordBatch(t1 - t, batch.length)
+      t = t1
+      done += batch.length
+      if (batched.expired(t1)) break
+    }
+    batched.timedNs += t - t0
+    for (let j = 0; j < done; j++) keep(next + j, chunk[j]!)
+    next += done
+  }
+  const batchResult = batched.result('load.batch', next - firstBatched, workload.keyCount - half, 'batch/100')
+  return { single: singleResult, batch: batchResult, loaded: next, sample }
+}
+
+/** Load for runs that skip the load phase but need the data: all in batches of 100, no cap, not reported. */
+export function prepLoad(store: OpenStore, workload: Workload): Promise<LoadOutcome> {
+  return load(store, workload, Number.POSITIVE_INFINITY, 0)
+}
+
+/** Reads the sampled keys back and compares values; returns how many were wrong (should be 0). */
+export function verifySample(store: OpenStore, sample: Map<number, Buffer>, workload: Workload): number {
+  let wrong = 0
+  for (const [i, expected] of sample) {
+    const got = store.getSync(workload.key(i))
+    if (got === undefined || Buffer.compare(Buffer.from(got.buffer, got.byteOffset, got.byteLength), expected) !== 0) wrong++
+  }
+  return wrong
+}
+
+/** Phase 2a / 3: synchronous point reads, timed in runs of SYNC_RUN. `expectPresent` counts wrong answers. */
+export function readSync(
+  id: 'read.sync' | 'missing.sync',
+  store: OpenStore,
+  keys: Buffer[],
+  expectPresent: boolean,
+  capSeconds: number,
+): PhaseResult {
+  const timer = new PhaseTimer(capSeconds)
+  let wrong = 0
+  let i = 0
+  while (i < keys.length) {
+    const end = Math.min(keys.length, i + SYNC_RUN)
+    const t0 = nowNs()
+    for (let j = i; j < end; j++) {
+      const v = store.getSync(keys[j]!)
+      if ((v === undefined) === expectPresent) wrong++
+    }
+    const t1 = nowNs()
+    timer.recorder.recordBatch(t1 - t0, end - i)
+    timer.timedNs += t1 - t0
+    i = end
+    if (timer.expired(t1)) break
+  }
+  return timer.result(id, i, keys.length, 'avg-100', { wrongAnswers: wrong })
+}
+
+/** Phase 2b: CONCURRENCY tasks issuing getAsync one after another, each op timed. */
+export async function readConcurrent(store: OpenStore, keys: Buffer[], capSeconds: number): Promise<PhaseResult> {
+  let wrong = 0
+  const { timer, ops } = await concurrent(keys.length, CONCURRENCY, capSeconds, async (i) => {
+    const v = await store.getAsync(keys[i]!)
+    if (v === undefined) wrong++
+  })
+  return timer.result('read.async64', ops, keys.length, 'per-op', { wrongAnswers: wrong })
+}
+
+/** Phase 4: scans of `limit` entries from each start key, one at a time, each timed. */
+export async function scans(store: OpenStore, starts: Buffer[], limit: number, capSeconds: number): Promise<PhaseResult> {
+  const timer = new PhaseTimer(capSeconds)
+  let entries = 0
+  let short = 0
+  let i = 0
+  const t0 = nowNs()
+  let t = t0
+  for (; i < starts.length; ) {
+    const r = store.scan(starts[i]!, limit)
+    const n = typeof r === 'number' ? r : await r
+    const t1 = nowNs()
+    timer.recorder.record(t1 - t)
+    t = t1
+    entries += n
+    if (n < limit) short++
+    i++
+    if (timer.expired(t1)) break
+  }
+  timer.timedNs = t - t0
+  return timer.result('scan', i, starts.length, 'per-op', { entries, shortScans: short })
+}
+
+/**
+ * Single puts (one call per write, no batch) with `concurrency` in flight, each timed: the load phase's
+ * "64 writers" companion and the durable phase. `store` is an open store (default durability) or a durable one.
+ */
+export async function concurrentPuts(
+  id: 'write.async64' | 'durable.single' | 'durable.async64',
+  store: Pick<DurableStore, 'put'>,
+  keys: Buffer[],
+  values: Buffer[],
+  concurrency: number,
+  capSeconds: number,
+): Promise<PhaseResult> {
+  const { timer, ops } = await concurrent(keys.length, concurrency, capSeconds, (i) => store.put(keys[i]!, values[i]!))
+  return timer.result(id, ops, keys.length, 'per-op')
+}
+
+/** `planned` operations, `concurrency` in flight, each timed from issue to completion. */
+async function concurrent(
+  planned: number,
+  concurrency: number,
+  capSeconds: number,
+  op: (i: number) => Promise<void>,
+): Promise<{ timer: PhaseTimer; ops: number }> {
+  const timer = new PhaseTimer(capSeconds)
+  let issued = 0
+  let completed = 0
+  const worker = async (): Promise<void> => {
+    while (issued < planned && !timer.stoppedEarly) {
+      const i = issued++
+      const t0 = nowNs()
+      await op(i)
+      const t1 = nowNs()
+      timer.recorder.record(t1 - t0)
+      completed++
+      if ((completed & 63) === 0) timer.expired(t1)
+    }
+  }
+  const t0 = nowNs()
+  await Promise.all(Array.from({ length: Math.min(concurrency, planned) }, worker))
+  timer.timedNs = nowNs() - t0
+  return { timer, ops: completed }
+}
+
+/** Key views for loaded keys first .. first+n-1. */
+export function keyViews(workload: Workload, first: number, n: number): Buffer[] {
+  const out: Buffer[] = new Array(n)
+  for (let j = 0; j < n; j++) out[j] = workload.key(first + j)
+  return out
+}
+
+/** Key views for random loaded keys: `picks` are uniform uint32s, scaled onto 0 .. loaded-1. */
+export function pickKeys(workload: Workload, picks: Uint32Array, loaded: number): Buffer[] {
+  const out: Buffer[] = new Array(picks.length)
+  for (let j = 0; j < picks.length; j++) out[j] = workload.key(Math.floor((picks[j]! / 2 ** 32) * loaded))
+  return out
+}
+
+/**
+ * The "one fsync per write" baseline that group commit is measured against: `values.length` times (write
+ * 1 KiB, fdatasync) on a plain file, once with the blocking fs calls and once with fs.promises (libuv pool).
+ */
+export async function fsyncBaselines(path: string, values: Buffer[], capSeconds: number): Promise<PhaseResult[]> {
+  const blocking = new PhaseTimer(capSeconds)
+  const fd = openSync(`${path}.sync`, 'w')
+  let n = 0
+  try {
+    const t0 = nowNs()
+    let t = t0
+    for (; n < values.length; ) {
+      writeSync(fd, values[n]!)
+      fdatasyncSync(fd)
+      const t1 = nowNs()
+      blocking.recorder.record(t1 - t)
+      t = t1
+      n++
+      if (blocking.expired(t1)) break
+    }
+    blocking.timedNs = t - t0
+  } finally {
+    closeSync(fd)
+  }
+  const results = [blocking.result('fsync.sync', n, values.length, 'per-op')]
+
+  const viaPool = new PhaseTimer(capSeconds)
+  const file = await openFile(`${path}.promises`, 'w')
+  n = 0
+  try {
+    const t0 = nowNs()
+    let t = t0
+    for (; n < values.length; ) {
+      await file.write(values[n]!)
+      await file.datasync()
+      const t1 = nowNs()
+      viaPool.recorder.record(t1 - t)
+      t = t1
+      n++
+      if (viaPool.expired(t1)) break
+    }
+    viaPool.timedNs = t - t0
+  } finally {
+    await file.close()
+  }
+  results.push(viaPool.result('fsync.promises', n, values.length, 'per-op'))
+  return results
+}
