@@ -12,7 +12,7 @@ import { LatencyRecorder, nowNs, type LatencySummary } from '../lib/histogram.ts
 import type { DurableStore, Entry, OpenStore } from './adapters/adapter.ts'
 import { closeSync, openSync, writeSync, fdatasyncSync } from 'node:fs'
 import { open as openFile } from 'node:fs/promises'
-import type { Workload } from './workload.ts'
+import type { ValueSource, Workload } from './workload.ts'
 
 export type PhaseId =
   | 'load.single'
@@ -91,35 +91,40 @@ class PhaseTimer {
 export interface LoadOutcome {
   single: PhaseResult
   batch: PhaseResult
+  /** Keys the capped phases did not reach, loaded untimed in batches of FILL_BATCH (not a result). */
+  fill: { keys: number; seconds: number }
   /** Keys 0 .. loaded-1 are in the store. */
   loaded: number
   /** Some loaded keys and their values, to check reads against. */
   sample: Map<number, Buffer>
 }
 
+/** Batch size of the untimed fill that completes a capped load. */
+export const FILL_BATCH = 1000
+
 /**
- * Phase 1: the first `singles` keys (by default half) as single awaited puts, the rest in batches of 100. If
- * the single puts hit the time cap, the batches carry on from where they stopped, so the loaded keys stay
- * 0 .. n-1.
+ * Phase 1. Keys 0 .. singles-1 (by default half) as single awaited puts; then the rest in batches of 100;
+ * each part stops at its cap and the next carries on from where it stopped. Whatever both left is then
+ * loaded untimed in batches of FILL_BATCH (bounded by `fillCapSeconds`), so that every engine runs the later
+ * phases on the same full data set however slowly it loaded. The loaded keys are always 0 .. n-1.
  */
 export async function load(
   store: OpenStore,
   workload: Workload,
-  capSeconds: number,
+  caps: { single: number; batch: number; fill: number },
   singles: number = Math.floor(workload.keyCount / 2),
 ): Promise<LoadOutcome> {
-  const half = singles
   const values = workload.values('load')
   const sample = new Map<number, Buffer>()
   const sampleEvery = Math.max(1, Math.floor(workload.keyCount / 1000))
-  const keep = (i: number, value: Buffer): void => {
-    if (i % sampleEvery === 0) sample.set(i, Buffer.from(value))
+  const keep = (first: number, chunk: Buffer[], done: number): void => {
+    for (let j = 0; j < done; j++) if ((first + j) % sampleEvery === 0) sample.set(first + j, Buffer.from(chunk[j]!))
   }
 
-  const single = new PhaseTimer(capSeconds)
+  const single = new PhaseTimer(caps.single)
   let next = 0
-  while (next < half && !single.expired()) {
-    const n = Math.min(VALUE_CHUNK, half - next)
+  while (next < singles && !single.expired()) {
+    const n = Math.min(VALUE_CHUNK, singles - next)
     const chunk = values.chunk(n)
     const keys = keyViews(workload, next, n)
     const t0 = nowNs()
@@ -136,20 +141,43 @@ export async function load(
       }
     }
     single.timedNs += t - t0
-    for (let j = 0; j < done; j++) keep(next + j, chunk[j]!)
+    keep(next, chunk, done)
     next += done
   }
-  const singleResult = single.result('load.single', next, half, 'per-op')
+  const singleResult = single.result('load.single', next, singles, 'per-op')
 
-  const batched = new PhaseTimer(capSeconds)
+  const batched = new PhaseTimer(caps.batch)
   const firstBatched = next
-  while (next < workload.keyCount && !batched.expired()) {
+  next = await batchedWrites(store, workload, values, next, WRITE_BATCH, batched, keep)
+  const batchResult = batched.result('load.batch', next - firstBatched, workload.keyCount - firstBatched, 'batch/100')
+
+  const filler = new PhaseTimer(caps.fill)
+  const firstFilled = next
+  const fillStart = nowNs()
+  next = await batchedWrites(store, workload, values, next, FILL_BATCH, filler, keep)
+  filler.recorder.destroy()
+  const fill = { keys: next - firstFilled, seconds: Number(nowNs() - fillStart) / 1e9 }
+  return { single: singleResult, batch: batchResult, fill, loaded: next, sample }
+}
+
+/** Writes keys from `first` on in batches of `size` until all are written or `timer` expires; returns the next key. */
+async function batchedWrites(
+  store: OpenStore,
+  workload: Workload,
+  values: ValueSource,
+  first: number,
+  size: number,
+  timer: PhaseTimer,
+  keep: (first: number, chunk: Buffer[], done: number) => void,
+): Promise<number> {
+  let next = first
+  while (next < workload.keyCount && !timer.expired()) {
     const n = Math.min(VALUE_CHUNK, workload.keyCount - next)
     const chunk = values.chunk(n)
     const batches: Entry[][] = []
-    for (let j = 0; j < n; j += WRITE_BATCH) {
+    for (let j = 0; j < n; j += size) {
       const batch: Entry[] = []
-      for (let k = j; k < Math.min(n, j + WRITE_BATCH); k++) batch.push({ key: workload.key(next + k), value: chunk[k]! })
+      for (let k = j; k < Math.min(n, j + size); k++) batch.push({ key: workload.key(next + k), value: chunk[k]! })
       batches.push(batch)
     }
     const t0 = nowNs()
@@ -158,22 +186,21 @@ export async function load(
     for (const batch of batches) {
       await store.putBatch(batch)
       const t1 = nowNs()
-      batched.recorder.recordBatch(t1 - t, batch.length)
+      timer.recorder.recordBatch(t1 - t, batch.length)
       t = t1
       done += batch.length
-      if (batched.expired(t1)) break
+      if (timer.expired(t1)) break
     }
-    batched.timedNs += t - t0
-    for (let j = 0; j < done; j++) keep(next + j, chunk[j]!)
+    timer.timedNs += t - t0
+    keep(next, chunk, done)
     next += done
   }
-  const batchResult = batched.result('load.batch', next - firstBatched, workload.keyCount - half, 'batch/100')
-  return { single: singleResult, batch: batchResult, loaded: next, sample }
+  return next
 }
 
-/** Load for runs that skip the load phase but need the data: all in batches of 100, no cap, not reported. */
-export function prepLoad(store: OpenStore, workload: Workload): Promise<LoadOutcome> {
-  return load(store, workload, Number.POSITIVE_INFINITY, 0)
+/** Load for runs that skip the load phase but need the data: all in batches, not reported. */
+export function prepLoad(store: OpenStore, workload: Workload, fillCapSeconds: number): Promise<LoadOutcome> {
+  return load(store, workload, { single: 0, batch: 0, fill: fillCapSeconds }, 0)
 }
 
 /** Reads the sampled keys back and compares values; returns how many were wrong (should be 0). */
