@@ -11,7 +11,6 @@
 import { LatencyRecorder, nowNs, type LatencySummary } from '../lib/histogram.ts'
 import type { DurableStore, Entry, OpenStore } from './adapters/adapter.ts'
 import { closeSync, openSync, writeSync, fdatasyncSync } from 'node:fs'
-import { open as openFile } from 'node:fs/promises'
 import type { ValueSource, Workload } from './workload.ts'
 
 export type PhaseId =
@@ -24,8 +23,7 @@ export type PhaseId =
   | 'scan'
   | 'durable.single'
   | 'durable.async64'
-  | 'fsync.sync'
-  | 'fsync.promises'
+  | 'fsync'
 
 export type TimingMethod = 'per-op' | 'avg-100' | 'batch/100'
 
@@ -332,49 +330,29 @@ export function pickKeys(workload: Workload, picks: Uint32Array, loaded: number)
 
 /**
  * The "one fsync per write" baseline that group commit is measured against: `values.length` times (write
- * 1 KiB, fdatasync) on a plain file, once with the blocking fs calls and once with fs.promises (libuv pool).
+ * 1 KiB, fdatasync) on a plain file, with the blocking fs calls (no thread-pool hop: the cheapest way to pay
+ * one fsync per write from Node, so the strictest reference). Run next to each engine's durable phase,
+ * because this disk's fsync time drifts during a run.
  */
-export async function fsyncBaselines(path: string, values: Buffer[], capSeconds: number): Promise<PhaseResult[]> {
-  const blocking = new PhaseTimer(capSeconds)
-  const fd = openSync(`${path}.sync`, 'w')
+export function fsyncBaseline(path: string, values: Buffer[], capSeconds: number): PhaseResult {
+  const timer = new PhaseTimer(capSeconds)
+  const fd = openSync(path, 'w')
   let n = 0
   try {
     const t0 = nowNs()
     let t = t0
-    for (; n < values.length; ) {
+    while (n < values.length) {
       writeSync(fd, values[n]!)
       fdatasyncSync(fd)
       const t1 = nowNs()
-      blocking.recorder.record(t1 - t)
+      timer.recorder.record(t1 - t)
       t = t1
       n++
-      if (blocking.expired(t1)) break
+      if (timer.expired(t1)) break
     }
-    blocking.timedNs = t - t0
+    timer.timedNs = t - t0
   } finally {
     closeSync(fd)
   }
-  const results = [blocking.result('fsync.sync', n, values.length, 'per-op')]
-
-  const viaPool = new PhaseTimer(capSeconds)
-  const file = await openFile(`${path}.promises`, 'w')
-  n = 0
-  try {
-    const t0 = nowNs()
-    let t = t0
-    for (; n < values.length; ) {
-      await file.write(values[n]!)
-      await file.datasync()
-      const t1 = nowNs()
-      viaPool.recorder.record(t1 - t)
-      t = t1
-      n++
-      if (viaPool.expired(t1)) break
-    }
-    viaPool.timedNs = t - t0
-  } finally {
-    await file.close()
-  }
-  results.push(viaPool.result('fsync.promises', n, values.length, 'per-op'))
-  return results
+  return timer.result('fsync', n, values.length, 'per-op')
 }

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { nowNs, secondsSince } from '../lib/histogram.ts'
-import { machineInfo, describeMachine } from '../lib/machine.ts'
+import { busyWarning, currentLoadAverage, describeMachine, machineInfo } from '../lib/machine.ts'
 import { writeResults } from '../lib/report.ts'
 import { ENGINE_NAMES, directorySize, type EngineAdapter, type EngineName, type OpenStore } from './adapters/adapter.ts'
 import { levelAdapter } from './adapters/level.ts'
@@ -25,7 +25,7 @@ import { loadEngineModule, makeRingkvAdapter } from './adapters/ringkv.ts'
 import {
   CONCURRENCY,
   concurrentPuts,
-  fsyncBaselines,
+  fsyncBaseline,
   FILL_BATCH,
   load,
   pickKeys,
@@ -187,6 +187,8 @@ async function main(): Promise<number> {
   const machine = machineInfo()
   const ops = plan(cfg.keys)
   log(describeMachine(machine))
+  const busy = busyWarning(machine, 'at the start')
+  if (busy !== undefined) log(busy)
 
   // Workload: generated once, shared by every engine.
   const workload = new Workload(cfg.seed, cfg.keys)
@@ -231,13 +233,8 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
 
-  const baselines: RunResult['baselines'] = { fsync: [] }
+  const baselines: RunResult['baselines'] = {}
   try {
-    if (only.has('durable')) {
-      log('baseline: one fsync per write on a plain file')
-      baselines.fsync = await fsyncBaselines(join(root, 'fsync-baseline'), inputs.durableSingle.values, cfg.phaseSeconds)
-      for (const p of baselines.fsync) log(progress('fs', p))
-    }
     if (only.has('native') && ringkv.native !== undefined) {
       const noop = ringkv.native.noop
       for (let i = 0; i < 10_000; i++) noop()
@@ -265,6 +262,7 @@ async function main(): Promise<number> {
     finishedAt: new Date().toISOString(),
     durationSeconds: secondsSince(t0),
     machine,
+    loadAverageAtEnd: currentLoadAverage(),
     config: {
       keys: cfg.keys,
       keyBytes: KEY_BYTES,
@@ -400,9 +398,10 @@ async function runEngine(
       rmSync(join(dir, 'main'), { recursive: true, force: true })
     }
     if (only.has('durable')) {
+      const s = inputs.durableSingle
+      add(fsyncBaseline(join(dir, 'fsync-baseline'), s.values, cap))
       const durable = await adapter.openDurable(join(dir, 'durable'))
       try {
-        const s = inputs.durableSingle
         add(await concurrentPuts('durable.single', durable, s.keys, s.values, 1, cap))
         const c = inputs.durableConcurrent
         add(await concurrentPuts('durable.async64', durable, c.keys, c.values, CONCURRENCY, cap))

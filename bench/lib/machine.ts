@@ -14,6 +14,8 @@ export interface MachineInfo {
   tmpdir: string
   tmpdirFs: string
   hostname: string
+  /** 1, 5 and 15 minute load averages when this was taken: other work on the machine skews every figure. */
+  loadAverage: number[]
 }
 
 export function machineInfo(): MachineInfo {
@@ -28,6 +30,7 @@ export function machineInfo(): MachineInfo {
     tmpdir: os.tmpdir(),
     tmpdirFs: filesystemOf(os.tmpdir()),
     hostname: os.hostname(),
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
   }
 }
 
@@ -39,6 +42,23 @@ export function describeMachine(m: MachineInfo): string {
 }
 
 // Longest mount point that prefixes the path, from /proc/mounts (Linux); the statfs magic number otherwise.
+/**
+ * A warning when the machine was busy with other work (1-minute load average above half the cores), or
+ * undefined. Benchmarks print it beside their figures: a busy neighbour can halve a throughput.
+ */
+export function busyWarning(m: MachineInfo, when: string): string | undefined {
+  const load = m.loadAverage[0] ?? 0
+  if (load <= m.cores / 2) return undefined
+  return (
+    `WARNING: load average ${load.toFixed(2)} on ${m.cores} cores ${when}: other processes were using the CPU, ` +
+    `so these figures understate every engine and the ratios are noisy; rerun on an idle machine`
+  )
+}
+
+export function currentLoadAverage(): number[] {
+  return os.loadavg().map((l) => Math.round(l * 100) / 100)
+}
+
 function filesystemOf(path: string): string {
   try {
     let best = { mount: '', type: '', device: '' }
