@@ -17,6 +17,22 @@ export const MessageType = Object.freeze({
   ERROR: 2,
   /** Version negotiation, the first request of every connection (payloads in hello.ts). Frozen forever. */
   HELLO: 3,
+
+  // Client operations (payloads in src/cluster/messages.ts). Any node coordinates.
+  CLIENT_GET: 16,
+  CLIENT_PUT: 17,
+  CLIENT_DELETE: 18,
+  CLIENT_SCAN: 19,
+  /** The ring map and member addresses, for token-aware clients. */
+  CLIENT_RING: 20,
+
+  // Between nodes (payloads in src/cluster/messages.ts).
+  REPLICA_GET: 32,
+  /** Merge an envelope into the replica's copy (replication, read repair, hints). */
+  REPLICA_PUT: 33,
+  REPLICA_SCAN: 34,
+  /** Static membership: a node introduces itself and learns the members the peer knows. */
+  MEMBERS: 35,
 } as const)
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 
