@@ -1,0 +1,48 @@
+// The `ringkv` command. One function per subcommand; arguments parsed with node:util's parseArgs,
+// and every bad argument is a clear message and exit code 2, never a stack trace.
+import { RingkvError } from '../errors.ts'
+import { startCommand } from './start.ts'
+import { clusterCommand } from './cluster.ts'
+import { clientCommand, CLIENT_COMMANDS } from './client-commands.ts'
+import { UsageError } from './args.ts'
+
+export const USAGE = `usage: ringkv <command> [options]
+
+commands:
+  start      run one node
+               --id n1 --listen 127.0.0.1:7001 [--http 127.0.0.1:8001] [--seeds host:port,...]
+               --data DIR [--durability sync|interval|none] [--partitions 4096]
+               [--n 3] [--r quorum] [--w quorum] [--lww]
+  cluster    run a local cluster, one process per node (Ctrl-C stops it)
+               [--nodes 3] [--data ./data] [--port 7001] [--http-port 8001] [--durability interval]
+  get KEY            read a key          [--r R] [--json]
+  put KEY VALUE      write a key         [--w W] [--context C] [--ttl MS]
+  delete KEY         delete a key        [--w W] [--context C]
+  scan               list keys in order  [--prefix P | --start S --end E] [--limit N] [--json]
+  ring               members and partition ownership
+  client commands take [--seeds host:port,...] (default 127.0.0.1:7001) and [--timeout MS]`
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      console.log(USAGE)
+      return command === undefined ? 2 : 0
+    }
+    if (command === 'start') return await startCommand(rest)
+    if (command === 'cluster') return await clusterCommand(rest)
+    if (CLIENT_COMMANDS.has(command)) return await clientCommand(command, rest)
+    throw new UsageError(`unknown command: ${command}`)
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`ringkv: ${e.message}\n\n${USAGE}`)
+      return 2
+    }
+    if (e instanceof RingkvError) {
+      console.error(`ringkv: ${e.code}: ${e.message}`)
+      return 1
+    }
+    console.error(`ringkv: ${(e as Error).stack ?? String(e)}`)
+    return 1
+  }
+}

@@ -1,0 +1,65 @@
+import { startNode } from '../node/index.ts'
+import type { Consistency } from '../cluster/api.ts'
+import type { Durability } from '../engine/index.ts'
+import { parse, UsageError } from './args.ts'
+
+export function consistencyArg(name: string, v: string | undefined): Consistency | undefined {
+  if (v === undefined) return undefined
+  if (v === 'one' || v === 'quorum' || v === 'all') return v
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer or one|quorum|all, got ${v}`)
+  return n
+}
+
+export function intArg(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got ${v}`)
+  return n
+}
+
+export async function startCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    id: { type: 'string' },
+    listen: { type: 'string' },
+    http: { type: 'string' },
+    seeds: { type: 'string' },
+    data: { type: 'string' },
+    durability: { type: 'string' },
+    partitions: { type: 'string' },
+    n: { type: 'string' },
+    r: { type: 'string' },
+    w: { type: 'string' },
+    lww: { type: 'boolean' },
+  })
+  if (values.id === undefined) throw new UsageError('start needs --id')
+  if (values.listen === undefined) throw new UsageError('start needs --listen host:port')
+  if (values.data === undefined) throw new UsageError('start needs --data DIR')
+  const node = await startNode({
+    id: values.id,
+    listen: values.listen,
+    http: values.http,
+    seeds: values.seeds === undefined ? [] : values.seeds.split(',').filter((s) => s !== ''),
+    dataDir: values.data,
+    durability: values.durability as Durability | undefined,
+    partitions: intArg('partitions', values.partitions),
+    keyspace: {
+      ...(values.n === undefined ? {} : { n: intArg('n', values.n) }),
+      ...(values.r === undefined ? {} : { r: consistencyArg('r', values.r) }),
+      ...(values.w === undefined ? {} : { w: consistencyArg('w', values.w) }),
+      ...(values.lww ? { lww: true } : {}),
+    },
+  })
+  console.log(`ringkv node ${node.id}: binary ${node.address}${node.httpAddress ? `, http ${node.httpAddress}` : ''}, pid ${process.pid}`)
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      resolve()
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+  await node.close()
+  return 0
+}

@@ -1,0 +1,493 @@
+// The coordinator: the effectful driver around the pure read and write cores (src/coordinator). It
+// sends to replicas, feeds their replies to a core, times out, answers, and repairs. Any node
+// coordinates reads; a write is coordinated by a replica of its key (the new version's dot comes
+// from that replica's stored envelope), so a node that is not one forwards the write to one.
+//
+// Reads: ask every primary replica, answer once R agree (the core merges their envelopes), and
+// before answering repair the replicas the answer came from that were stale, so a later quorum
+// read cannot see older data (monotonic reads). Replies that come later are repaired in the
+// background.
+// Writes: update the local envelope (one synchronous turn), send the result to the other replicas,
+// acknowledge at W (DW of them durable, PW from primaries).
+import { RingkvError } from '../errors.ts'
+import {
+  DEFAULT_SCAN_LIMIT,
+  MAX_SCAN_LIMIT,
+  type DeleteOptions,
+  type GetOptions,
+  type GetResult,
+  type KvService,
+  type PutOptions,
+  type PutResult,
+  type ScanEntry,
+  type ScanOptions,
+  type ScanPage,
+  type SiblingValue,
+} from '../cluster/api.ts'
+import {
+  decodeReplicaGetReply,
+  decodeReplicaPutReply,
+  decodeReplicaScanReply,
+  decodePutReply,
+  decodeEmptyReply,
+  encodeReplicaGet,
+  encodeReplicaPut,
+  encodeReplicaScan,
+  encodeWriteRequest,
+  type ReplicaScanEntry,
+} from '../cluster/messages.ts'
+import { MessageType } from '../protocol/message-types.ts'
+import { partitionOf, preferenceList, type RingMap } from '../ring/index.ts'
+import {
+  contextOf,
+  decodeContext,
+  decodeEnvelope,
+  encodeContext,
+  encodeEnvelope,
+  liveSiblings,
+  resolveLww,
+  type Envelope,
+} from '../versioning/index.ts'
+import { ReadCore, WriteCore, resolveReadOptions, resolveWriteOptions } from '../coordinator/index.ts'
+import type { ReplicaStore } from '../storage/index.ts'
+import type { Clock, Logger } from '../runtime/index.ts'
+import type { KeyspaceOptions } from './options.ts'
+
+/** Sends a request to another node by id. */
+export interface Peers {
+  request(node: string, type: number, payload: Uint8Array, timeoutMs: number): Promise<Buffer>
+}
+
+export interface CoordinatorDeps {
+  self: string
+  actor: string
+  ring: () => RingMap
+  store: ReplicaStore
+  peers: Peers
+  clock: Clock
+  logger: Logger
+  keyspace: KeyspaceOptions
+  requestTimeoutMs: number
+  /** Whether the local store's writes are fsynced when their promise resolves. */
+  durableWrites: boolean
+}
+
+export interface CoordinatorCounters {
+  reads: number
+  writes: number
+  forwarded: number
+  readRepairs: number
+  quorumFailures: number
+  scans: number
+}
+
+const MAX_FORWARD_HOPS = 2
+const MAX_KEY_BYTES = 65536 - 2
+
+function bytesOf(v: unknown, what: string): Uint8Array {
+  if (v instanceof Uint8Array) return v
+  throw new RingkvError('ERR_BAD_REQUEST', `${what} must be bytes`)
+}
+
+function checkKey(key: unknown): Uint8Array {
+  const k = bytesOf(key, 'key')
+  if (k.length === 0) throw new RingkvError('ERR_BAD_REQUEST', 'key must not be empty')
+  if (k.length > MAX_KEY_BYTES) {
+    throw new RingkvError('ERR_KEY_TOO_LARGE', `key of ${k.length} bytes exceeds the maximum of ${MAX_KEY_BYTES} bytes`)
+  }
+  return k
+}
+
+function timeoutOf(v: number | undefined, fallback: number): number {
+  if (v === undefined || v === 0) return fallback
+  if (!Number.isInteger(v) || v < 1 || v > 600_000) {
+    throw new RingkvError('ERR_BAD_REQUEST', `timeoutMs must be an integer between 1 and 600000, got ${v}`)
+  }
+  return v
+}
+
+function codeOf(e: unknown): string {
+  return e instanceof RingkvError ? e.code : 'ERR_INTERNAL'
+}
+
+/** Resolves when `done` says so after a feed, or when the deadline passes. */
+class Waiter {
+  #resolve: (() => void) | undefined
+  readonly promise: Promise<void>
+  constructor() {
+    this.promise = new Promise<void>((r) => {
+      this.#resolve = r
+    })
+  }
+  wake(): void {
+    this.#resolve?.()
+  }
+}
+
+export class Coordinator implements KvService {
+  readonly #d: CoordinatorDeps
+  readonly #counters: CoordinatorCounters = { reads: 0, writes: 0, forwarded: 0, readRepairs: 0, quorumFailures: 0, scans: 0 }
+
+  constructor(deps: CoordinatorDeps) {
+    this.#d = deps
+  }
+
+  get counters(): Readonly<CoordinatorCounters> {
+    return this.#counters
+  }
+
+  #replicas(partition: number): { node: string; primary: boolean }[] {
+    return preferenceList(this.#d.ring(), partition).primaries.map((node) => ({ node, primary: true }))
+  }
+
+  async get(key: Uint8Array, options: GetOptions = {}): Promise<GetResult> {
+    const k = checkKey(key)
+    const timeoutMs = timeoutOf(options.timeoutMs, this.#d.requestTimeoutMs)
+    const ring = this.#d.ring()
+    const partition = partitionOf(k, ring.q)
+    const replicas = this.#replicas(partition)
+    const n = replicas.length
+    const { r, pr } = resolveReadOptions({ r: options.r, pr: options.pr }, n, { r: this.#d.keyspace.r, pr: 0 })
+    const now = this.#d.clock.now()
+    const core = new ReadCore({ n, r, pr, replicas, now })
+    const waiter = new Waiter()
+    const pending = new Set(replicas.map((x) => x.node))
+    // Set once the answer is out: what to do when the slower replicas have all replied or timed out.
+    let onDrained: (() => void) | undefined
+    const settle = (node: string, feed: () => void): void => {
+      if (!pending.delete(node)) return
+      feed()
+      if (core.status() !== 'pending' || pending.size === 0) waiter.wake()
+      if (pending.size === 0) {
+        this.#d.clock.clearTimeout(timer)
+        onDrained?.()
+      }
+    }
+    const timer = this.#d.clock.setTimeout(() => {
+      for (const node of [...pending]) settle(node, () => core.error(node, 'ERR_TIMEOUT'))
+    }, timeoutMs)
+    for (const { node } of replicas) {
+      if (node === this.#d.self) {
+        try {
+          const env = this.#d.store.get(partition, k)
+          settle(node, () => core.ok(node, env))
+        } catch (e) {
+          settle(node, () => core.error(node, codeOf(e)))
+        }
+        continue
+      }
+      this.#d.peers.request(node, MessageType.REPLICA_GET, encodeReplicaGet({ partition, key: k }), timeoutMs).then(
+        (reply) => {
+          let env: Envelope | undefined
+          try {
+            const bytes = decodeReplicaGetReply(reply)
+            env = bytes === undefined ? undefined : decodeEnvelope(bytes)
+          } catch (e) {
+            settle(node, () => core.error(node, codeOf(e)))
+            return
+          }
+          settle(node, () => core.ok(node, env))
+        },
+        (e: unknown) => settle(node, () => core.error(node, codeOf(e))),
+      )
+    }
+    if (core.status() === 'pending' && pending.size > 0) await waiter.promise
+    this.#counters.reads++
+    if (core.status() !== 'ok') {
+      this.#counters.quorumFailures++
+      throw core.quorumError()
+    }
+    const merged = core.result()
+    const { blocking } = core.repairs()
+    if (merged !== undefined && blocking.length > 0) {
+      await Promise.all(blocking.map((node) => this.#repair(node, partition, k, merged, timeoutMs)))
+    }
+    const repairLate = (): void => {
+      const all = core.result()
+      if (all === undefined) return
+      for (const node of core.repairs().background) void this.#repair(node, partition, k, all, timeoutMs)
+    }
+    if (pending.size === 0) repairLate()
+    else onDrained = repairLate
+    return this.#toResult(merged, now)
+  }
+
+  async #repair(node: string, partition: number, key: Uint8Array, merged: Envelope, timeoutMs: number): Promise<void> {
+    this.#counters.readRepairs++
+    try {
+      if (node === this.#d.self) {
+        await this.#d.store.merge(partition, key, merged).durable
+        return
+      }
+      await this.#d.peers.request(
+        node,
+        MessageType.REPLICA_PUT,
+        encodeReplicaPut({ partition, key, envelope: encodeEnvelope(merged), durable: false }),
+        timeoutMs,
+      )
+    } catch (e) {
+      this.#d.logger.debug('read repair failed', { node, code: codeOf(e) })
+    }
+  }
+
+  #siblingsOf(env: Envelope | undefined, now: number): SiblingValue[] {
+    if (env === undefined) return []
+    const resolved = this.#d.keyspace.lww ? resolveLww(env) : env
+    return liveSiblings(resolved, now)
+      .map((s) => ({ value: Buffer.from(s.value as Uint8Array), timestamp: s.timestamp, expiresAt: s.expiresAt }))
+      .sort((a, b) => b.timestamp - a.timestamp)
+  }
+
+  #toResult(env: Envelope | undefined, now: number): GetResult {
+    const siblings = this.#siblingsOf(env, now)
+    return {
+      found: siblings.length > 0,
+      value: siblings.length === 1 ? siblings[0]!.value : undefined,
+      siblings,
+      context: env === undefined ? '' : encodeContext(contextOf(env)),
+    }
+  }
+
+  put(key: Uint8Array, value: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+    return this.write(key, bytesOf(value, 'value'), options, 0)
+  }
+
+  async delete(key: Uint8Array, options: DeleteOptions = {}): Promise<void> {
+    await this.write(key, null, options, 0)
+  }
+
+  /** A put (value) or delete (null); `hops` counts forwards so far. */
+  async write(key: Uint8Array, value: Uint8Array | null, options: PutOptions, hops: number): Promise<PutResult> {
+    const k = checkKey(key)
+    const timeoutMs = timeoutOf(options.timeoutMs, this.#d.requestTimeoutMs)
+    const ttlMs = options.ttlMs ?? 0
+    if (!Number.isInteger(ttlMs) || ttlMs < 0) throw new RingkvError('ERR_BAD_REQUEST', `ttlMs must be a non-negative integer, got ${ttlMs}`)
+    const context = options.context === undefined || options.context === '' ? undefined : decodeContext(options.context)
+    const ring = this.#d.ring()
+    const partition = partitionOf(k, ring.q)
+    const replicas = this.#replicas(partition)
+    const n = replicas.length
+    const { w, pw, dw } = resolveWriteOptions(
+      { w: options.w, pw: options.pw, dw: options.dw },
+      n,
+      { w: this.#d.keyspace.w, pw: 0, dw: 0 },
+    )
+    if (!replicas.some((x) => x.node === this.#d.self)) {
+      if (hops >= MAX_FORWARD_HOPS) {
+        throw new RingkvError('ERR_UNAVAILABLE', `no replica of the key would coordinate the write after ${hops} forwards`, {
+          details: { retryable: true },
+        })
+      }
+      return this.#forward(replicas, k, value, options, hops, timeoutMs)
+    }
+    const now = this.#d.clock.now()
+    const stored = this.#d.store.get(partition, k)
+    const effectiveContext = this.#d.keyspace.lww && stored !== undefined ? contextOf(stored) : context
+    const write = { value, timestamp: now, expiresAt: ttlMs > 0 ? now + ttlMs : 0 }
+    const local = this.#d.store.update(partition, k, effectiveContext, this.#d.actor, write, {
+      siblingWarn: this.#d.keyspace.siblingWarn,
+      siblingLimit: this.#d.keyspace.siblingLimit,
+      maxObjectBytes: this.#d.keyspace.maxObjectBytes,
+    })
+    if (local.siblingWarning) this.#d.logger.warn('many siblings', { key: Buffer.from(k).toString('hex'), partition })
+    const core = new WriteCore({ n, w, pw, dw, replicas })
+    const waiter = new Waiter()
+    const pending = new Set(replicas.map((x) => x.node))
+    const settle = (node: string, feed: () => void): void => {
+      if (!pending.delete(node)) return
+      feed()
+      if (core.status() !== 'pending' || pending.size === 0) waiter.wake()
+    }
+    local.durable.then(
+      () => settle(this.#d.self, () => core.ack(this.#d.self, { durable: this.#d.durableWrites })),
+      (e: unknown) => settle(this.#d.self, () => core.error(this.#d.self, codeOf(e))),
+    )
+    const encoded = encodeEnvelope(local.stored)
+    for (const { node } of replicas) {
+      if (node === this.#d.self) continue
+      this.#d.peers
+        .request(node, MessageType.REPLICA_PUT, encodeReplicaPut({ partition, key: k, envelope: encoded, durable: dw > 0 }), timeoutMs)
+        .then(
+          (reply) => settle(node, () => core.ack(node, { durable: decodeReplicaPutReply(reply) })),
+          (e: unknown) => settle(node, () => core.error(node, codeOf(e))),
+        )
+    }
+    const timer = this.#d.clock.setTimeout(() => {
+      for (const node of [...pending]) settle(node, () => core.error(node, 'ERR_TIMEOUT'))
+    }, timeoutMs)
+    if (core.status() === 'pending') await waiter.promise
+    this.#d.clock.clearTimeout(timer)
+    this.#counters.writes++
+    if (core.status() !== 'ok') {
+      this.#counters.quorumFailures++
+      throw core.quorumError()
+    }
+    return { context: encodeContext(contextOf(local.stored)) }
+  }
+
+  async #forward(
+    replicas: { node: string }[],
+    key: Uint8Array,
+    value: Uint8Array | null,
+    options: PutOptions,
+    hops: number,
+    timeoutMs: number,
+  ): Promise<PutResult> {
+    this.#counters.forwarded++
+    const payload = encodeWriteRequest({
+      key,
+      value: value ?? undefined,
+      context: options.context,
+      w: options.w,
+      pw: options.pw,
+      dw: options.dw,
+      timeoutMs,
+      ttlMs: options.ttlMs ?? 0,
+      hops: hops + 1,
+    })
+    const type = value === null ? MessageType.CLIENT_DELETE : MessageType.CLIENT_PUT
+    let last: unknown
+    for (const { node } of replicas) {
+      try {
+        const reply = await this.#d.peers.request(node, type, payload, timeoutMs)
+        if (value === null) {
+          decodeEmptyReply(reply)
+          return { context: '' }
+        }
+        return { context: decodePutReply(reply) }
+      } catch (e) {
+        last = e
+        const code = codeOf(e)
+        // Only a replica that could not be reached is worth trying the next one for.
+        if (!['ERR_CONNECT_FAILED', 'ERR_CONNECTION_CLOSED', 'ERR_TIMEOUT', 'ERR_OVERLOADED'].includes(code)) throw e
+      }
+    }
+    throw last instanceof RingkvError
+      ? last
+      : new RingkvError('ERR_UNAVAILABLE', 'no replica of the key could be reached', { details: { retryable: true } })
+  }
+
+  async scan(options: ScanOptions = {}): Promise<ScanPage> {
+    const limit = options.limit ?? DEFAULT_SCAN_LIMIT
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SCAN_LIMIT) {
+      throw new RingkvError('ERR_BAD_REQUEST', `limit must be an integer between 1 and ${MAX_SCAN_LIMIT}, got ${limit}`)
+    }
+    const timeoutMs = timeoutOf(options.timeoutMs, this.#d.requestTimeoutMs)
+    let { start, end } = options
+    if (options.prefix !== undefined) {
+      if (start !== undefined || end !== undefined) throw new RingkvError('ERR_BAD_REQUEST', 'prefix cannot be combined with start or end')
+      start = options.prefix
+      end = prefixSuccessor(options.prefix)
+    }
+    this.#counters.scans++
+    const ring = this.#d.ring()
+    // Every partition is read from one replica: this node when it holds one, else its first primary.
+    const byNode = new Map<string, number[]>()
+    for (let p = 0; p < ring.q; p++) {
+      const primaries = preferenceList(ring, p).primaries
+      const node = primaries.includes(this.#d.self) ? this.#d.self : primaries[0]!
+      let list = byNode.get(node)
+      if (list === undefined) byNode.set(node, (list = []))
+      list.push(p)
+    }
+    const query = { start, end, after: options.after, limit }
+    const results = await Promise.all(
+      [...byNode].map(async ([node, partitions]) => {
+        if (node === this.#d.self) return scanLocal(this.#d.store, { ...query, partitions })
+        return this.#scanRemote(node, partitions, query, timeoutMs, ring)
+      }),
+    )
+    // Each node returned its first `limit` keys; the merged page is exact up to the smallest last
+    // key among the nodes that had more.
+    let cut: Buffer | undefined
+    for (const r of results) {
+      const last = r.entries[r.entries.length - 1]
+      if (r.more && last !== undefined && (cut === undefined || Buffer.compare(last.key, cut) < 0)) cut = last.key
+    }
+    const all = results.flatMap((r) => r.entries).sort((a, b) => Buffer.compare(a.key, b.key))
+    const window = cut === undefined ? all : all.filter((e) => Buffer.compare(e.key, cut!) <= 0)
+    const page = window.slice(0, limit)
+    const now = this.#d.clock.now()
+    const entries: ScanEntry[] = []
+    for (const e of page) {
+      const env = decodeEnvelope(e.envelope)
+      const siblings = this.#siblingsOf(env, now)
+      if (siblings.length === 0) continue
+      entries.push({ key: Buffer.from(e.key), siblings, value: siblings.length === 1 ? siblings[0]!.value : undefined, context: encodeContext(contextOf(env)) })
+    }
+    const more = cut !== undefined || window.length > limit
+    const next = more && page.length > 0 ? Buffer.from(page[page.length - 1]!.key) : undefined
+    return { entries, next }
+  }
+
+  async #scanRemote(
+    node: string,
+    partitions: number[],
+    query: { start?: Uint8Array; end?: Uint8Array; after?: Uint8Array; limit: number },
+    timeoutMs: number,
+    ring: RingMap,
+  ): Promise<{ entries: ReplicaScanEntry[]; more: boolean }> {
+    const payload = encodeReplicaScan({ partitions, start: query.start, end: query.end, after: query.after, limit: query.limit })
+    try {
+      return decodeReplicaScanReply(await this.#d.peers.request(node, MessageType.REPLICA_SCAN, payload, timeoutMs))
+    } catch (e) {
+      // Try the partitions' other replicas before giving up on them.
+      const byFallback = new Map<string, number[]>()
+      for (const p of partitions) {
+        const other = preferenceList(ring, p).primaries.find((x) => x !== node)
+        if (other === undefined) throw e
+        let list = byFallback.get(other)
+        if (list === undefined) byFallback.set(other, (list = []))
+        list.push(p)
+      }
+      const parts = await Promise.all(
+        [...byFallback].map(async ([other, ps]) =>
+          other === this.#d.self
+            ? scanLocal(this.#d.store, { ...query, partitions: ps })
+            : decodeReplicaScanReply(
+                await this.#d.peers.request(
+                  other,
+                  MessageType.REPLICA_SCAN,
+                  encodeReplicaScan({ partitions: ps, start: query.start, end: query.end, after: query.after, limit: query.limit }),
+                  timeoutMs,
+                ),
+              ),
+        ),
+      )
+      const entries = parts.flatMap((p) => p.entries).sort((a, b) => Buffer.compare(a.key, b.key))
+      return { entries: entries.slice(0, query.limit), more: parts.some((p) => p.more) || entries.length > query.limit }
+    }
+  }
+}
+
+export function prefixSuccessor(prefix: Uint8Array): Uint8Array | undefined {
+  const s = Buffer.from(prefix)
+  for (let i = s.length - 1; i >= 0; i--) {
+    if (s[i] !== 0xff) {
+      s[i] = s[i]! + 1
+      return s.subarray(0, i + 1)
+    }
+  }
+  return undefined
+}
+
+/** The first `limit` entries with key > after within [start, end) across `partitions`, in key order. */
+export async function scanLocal(
+  store: ReplicaStore,
+  q: { partitions: number[]; start?: Uint8Array; end?: Uint8Array; after?: Uint8Array; limit: number },
+): Promise<{ entries: ReplicaScanEntry[]; more: boolean }> {
+  const from = q.after !== undefined && (q.start === undefined || Buffer.compare(q.after, q.start) >= 0) ? q.after : q.start
+  const exclusive = q.after !== undefined && from === q.after
+  const out: ReplicaScanEntry[] = []
+  for (const partition of q.partitions) {
+    // One more than the limit, so that `more` is known.
+    let taken = 0
+    for await (const { key, envelope } of store.scan(partition, { start: from, end: q.end, limit: q.limit + 2 })) {
+      if (exclusive && Buffer.compare(key, from!) === 0) continue
+      out.push({ key, envelope: Buffer.from(encodeEnvelope(envelope)) })
+      if (++taken > q.limit) break
+    }
+  }
+  out.sort((a, b) => Buffer.compare(a.key, b.key))
+  return { entries: out.slice(0, q.limit), more: out.length > q.limit }
+}

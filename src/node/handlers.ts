@@ -1,0 +1,132 @@
+// One handler per message type, registered in one table (STYLE practice 7). Client messages answer
+// with their own status so errors reach clients with details; replica messages fail through the
+// transport's error-response.
+import { RingkvError } from '../errors.ts'
+import {
+  decodeGetRequest,
+  decodeReplicaGet,
+  decodeReplicaPut,
+  decodeReplicaScan,
+  decodeScanRequest,
+  decodeWriteRequest,
+  encodeEmptyReply,
+  encodeGetReply,
+  encodePutReply,
+  encodeReplicaGetReply,
+  encodeReplicaPutReply,
+  encodeReplicaScanReply,
+  encodeRingReply,
+  encodeScanReply,
+  errorReply,
+} from '../cluster/messages.ts'
+import type { MemberInfo } from '../cluster/api.ts'
+import { MessageType } from '../protocol/message-types.ts'
+import { handlerTable, type Handler, type HandlerTable } from '../net/index.ts'
+import { encodeRingMap, type RingMap } from '../ring/index.ts'
+import { decodeEnvelope, encodeEnvelope } from '../versioning/index.ts'
+import type { ReplicaStore } from '../storage/index.ts'
+import type { Logger } from '../runtime/index.ts'
+import { scanLocal, type Coordinator } from './coordinator.ts'
+
+export interface HandlerDeps {
+  coordinator: Coordinator
+  store: ReplicaStore
+  ring: () => RingMap
+  members: () => MemberInfo[]
+  handleMembers: (payload: Buffer) => Uint8Array
+  logger: Logger
+  /** Whether the store's write promises mean fsynced. */
+  durableWrites: boolean
+}
+
+function asRingkvError(e: unknown, logger: Logger): RingkvError {
+  if (e instanceof RingkvError) return e
+  logger.error('unexpected error in a request handler', { error: e instanceof Error ? e.stack : String(e) })
+  return new RingkvError('ERR_INTERNAL', 'internal error')
+}
+
+/** A client handler: its failures become error replies carrying code, message and details. */
+function client(logger: Logger, body: (payload: Buffer) => Promise<Uint8Array>): Handler {
+  return async (payload) => {
+    try {
+      return await body(payload)
+    } catch (e) {
+      return errorReply(asRingkvError(e, logger))
+    }
+  }
+}
+
+export function createHandlers(d: HandlerDeps): HandlerTable {
+  const { coordinator, store, logger } = d
+  return handlerTable([
+    [
+      MessageType.CLIENT_GET,
+      client(logger, async (payload) => {
+        const q = decodeGetRequest(payload)
+        const g = await coordinator.get(q.key, { r: q.r, pr: q.pr, timeoutMs: q.timeoutMs || undefined })
+        return encodeGetReply(g)
+      }),
+    ],
+    [
+      MessageType.CLIENT_PUT,
+      client(logger, async (payload) => {
+        const q = decodeWriteRequest(payload)
+        if (q.value === undefined) throw new RingkvError('ERR_BAD_REQUEST', 'a put needs a value')
+        const opts = { w: q.w, pw: q.pw, dw: q.dw, context: q.context, ttlMs: q.ttlMs, timeoutMs: q.timeoutMs || undefined }
+        const r = await coordinator.write(q.key, q.value, opts, q.hops)
+        return encodePutReply(r.context)
+      }),
+    ],
+    [
+      MessageType.CLIENT_DELETE,
+      client(logger, async (payload) => {
+        const q = decodeWriteRequest(payload)
+        const opts = { w: q.w, pw: q.pw, dw: q.dw, context: q.context, timeoutMs: q.timeoutMs || undefined }
+        await coordinator.write(q.key, null, opts, q.hops)
+        return encodeEmptyReply()
+      }),
+    ],
+    [
+      MessageType.CLIENT_SCAN,
+      client(logger, async (payload) => {
+        const q = decodeScanRequest(payload)
+        const page = await coordinator.scan({
+          start: q.start,
+          end: q.end,
+          prefix: q.prefix,
+          after: q.after,
+          limit: q.limit,
+          timeoutMs: q.timeoutMs || undefined,
+        })
+        return encodeScanReply(page.entries, page.next)
+      }),
+    ],
+    [MessageType.CLIENT_RING, client(logger, async () => encodeRingReply(encodeRingMap(d.ring()), d.members()))],
+    [
+      MessageType.REPLICA_GET,
+      (payload) => {
+        const q = decodeReplicaGet(payload)
+        const env = store.get(q.partition, q.key)
+        return encodeReplicaGetReply(env === undefined ? undefined : encodeEnvelope(env))
+      },
+    ],
+    [
+      MessageType.REPLICA_PUT,
+      async (payload) => {
+        const q = decodeReplicaPut(payload)
+        const { durable } = store.merge(q.partition, Buffer.from(q.key), decodeEnvelope(q.envelope, { copy: true }))
+        await durable
+        return encodeReplicaPutReply(d.durableWrites)
+      },
+    ],
+    [
+      MessageType.REPLICA_SCAN,
+      async (payload) => {
+        const q = decodeReplicaScan(payload)
+        const r = await scanLocal(store, q)
+        return encodeReplicaScanReply(r.entries, r.more)
+      },
+    ],
+    [MessageType.MEMBERS, (payload) => d.handleMembers(payload)],
+  ])
+}

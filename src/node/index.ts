@@ -1,0 +1,2 @@
+export { startNode, type NodeStats, type RingkvNode } from './node.ts'
+export { keyspaceDefaults, localNodeDefaults, resolveNodeOptions, type KeyspaceOptions, type NodeOptions } from './options.ts'

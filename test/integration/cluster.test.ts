@@ -1,0 +1,215 @@
+// Three real node processes on 127.0.0.1: the client, the HTTP API, siblings, failures, repair, TTL.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { connect, type Client } from '../../src/client/index.ts'
+import { MessageType } from '../../src/protocol/message-types.ts'
+import { decodeReplicaGetReply, encodeReplicaGet } from '../../src/cluster/messages.ts'
+import { tcpTransport } from '../../src/net/index.ts'
+import { partitionOf } from '../../src/ring/index.ts'
+import { decodeEnvelope } from '../../src/versioning/index.ts'
+import { startCluster, type TestCluster } from './harness.ts'
+
+let cluster: TestCluster
+let client: Client
+const figures = { operations: 0, siblingsSeen: 0, repairsVerified: 0, quorumErrors: 0 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function http(path: string, init: RequestInit = {}): Promise<Response> {
+  figures.operations++
+  return fetch(`http://${cluster.nodes[0]!.http}${path}`, init)
+}
+
+/** The envelope a node holds for a key, asked over the replica protocol directly. */
+async function replicaEnvelope(address: string, key: string) {
+  const conn = await tcpTransport().connect(address, { nodeId: 'test-probe' })
+  try {
+    const k = Buffer.from(key)
+    const reply = await conn.request(MessageType.REPLICA_GET, encodeReplicaGet({ partition: partitionOf(k, 4096), key: k }))
+    const bytes = decodeReplicaGetReply(reply)
+    return bytes === undefined ? undefined : decodeEnvelope(bytes)
+  } finally {
+    await conn.close()
+  }
+}
+
+test.before(async () => {
+  cluster = await startCluster(3)
+  client = await connect({ seeds: cluster.seeds, timeoutMs: 3000 })
+})
+
+test.after(async () => {
+  await client?.close()
+  await cluster?.close()
+  console.log(`integration figures: ${JSON.stringify(figures)}`)
+})
+
+test('put, get, delete and scan through the client', async () => {
+  for (let i = 0; i < 50; i++) {
+    await client.put(`user:${String(i).padStart(3, '0')}`, `value ${i}`)
+    figures.operations++
+  }
+  const g = await client.get('user:007')
+  figures.operations++
+  assert.ok(g.found)
+  assert.is(g.value?.toString(), 'value 7')
+  assert.ok(g.context.length > 0)
+  await client.delete('user:007', { context: g.context })
+  figures.operations++
+  assert.is((await client.get('user:007')).found, false)
+  const keys: string[] = []
+  for await (const e of client.scan({ prefix: 'user:', limit: 7 })) keys.push(e.key.toString())
+  figures.operations++
+  assert.is(keys.length, 49)
+  assert.equal(keys, [...keys].sort())
+  assert.not.ok(keys.includes('user:007'))
+  const binary = Buffer.from([0, 1, 2, 255, 254])
+  await client.put(binary, Buffer.from([9, 9, 0, 9]))
+  assert.equal((await client.get(binary)).value, Buffer.from([9, 9, 0, 9]))
+  figures.operations += 2
+})
+
+test('the HTTP API: values, contexts, siblings as 300, JSON errors', async () => {
+  let res = await http('/kv/greeting', { method: 'PUT', body: 'hello' })
+  assert.ok(res.status < 300, `PUT status ${res.status}`)
+  res = await http('/kv/greeting')
+  assert.is(res.status, 200)
+  assert.is(await res.text(), 'hello')
+  const context = res.headers.get('x-ringkv-context')
+  assert.ok(context)
+  // Two writes without context: siblings.
+  await http('/kv/greeting', { method: 'PUT', body: 'hi' })
+  await http('/kv/greeting', { method: 'PUT', body: 'hey' })
+  res = await http('/kv/greeting')
+  assert.is(res.status, 300)
+  const body = (await res.json()) as { siblings: unknown[]; context: string }
+  assert.ok(body.siblings.length >= 2)
+  figures.siblingsSeen += body.siblings.length
+  // A write with that context resolves them.
+  res = await http('/kv/greeting', { method: 'PUT', body: 'resolved', headers: { 'x-ringkv-context': body.context } })
+  assert.ok(res.status < 300)
+  res = await http('/kv/greeting')
+  assert.is(res.status, 200)
+  assert.is(await res.text(), 'resolved')
+  res = await http('/kv/never-written')
+  assert.is(res.status, 404)
+  const err = (await res.json()) as { error: { code: string } }
+  assert.ok(err.error.code)
+  res = await http('/kv/x?r=abc')
+  assert.is(res.status, 400)
+  res = await http('/kv/x', { method: 'PUT', body: 'v', headers: { 'x-ringkv-context': 'not a context!' } })
+  assert.is(res.status, 400)
+  assert.is(((await res.json()) as { error: { code: string } }).error.code, 'ERR_BAD_CONTEXT')
+})
+
+test('concurrent writes without context become siblings; a write with the context resolves them', async () => {
+  const other = await connect({ seeds: [cluster.seeds[2]!], tokenAware: false })
+  try {
+    await Promise.all([client.put('cart', 'apples'), other.put('cart', 'pears')])
+    figures.operations += 2
+    const g = await client.get('cart', { r: 'all' })
+    figures.operations++
+    const values = g.siblings.map((s) => s.value.toString()).sort()
+    assert.equal(values, ['apples', 'pears'])
+    assert.is(g.value, undefined)
+    figures.siblingsSeen += g.siblings.length
+    await client.put('cart', 'apples+pears', { context: g.context })
+    const after = await client.get('cart', { r: 'all' })
+    figures.operations += 2
+    assert.is(after.siblings.length, 1)
+    assert.is(after.value?.toString(), 'apples+pears')
+  } finally {
+    await other.close()
+  }
+})
+
+test('with one node stopped, R=2 and W=2 still succeed', async () => {
+  await cluster.nodes[2]!.stop()
+  try {
+    for (let i = 0; i < 20; i++) {
+      await client.put(`degraded:${i}`, `v${i}`, { w: 2 })
+      assert.is((await client.get(`degraded:${i}`, { r: 2 })).value?.toString(), `v${i}`)
+      figures.operations += 2
+    }
+  } finally {
+    await cluster.nodes[2]!.start()
+  }
+})
+
+test('with two nodes stopped, W=2 fails with a quorum error; the cluster serves again once they return', async () => {
+  await cluster.nodes[1]!.stop()
+  await cluster.nodes[2]!.stop()
+  try {
+    const only = await connect({ seeds: [cluster.seeds[0]!], timeoutMs: 2000, retries: 0 })
+    try {
+      let error: { code?: string; details?: Record<string, unknown> } | undefined
+      try {
+        await only.put('lonely', 'x', { w: 2, timeoutMs: 1000 })
+      } catch (e) {
+        error = e as typeof error
+      }
+      figures.operations++
+      assert.is(error?.code, 'ERR_QUORUM')
+      assert.is(error?.details?.required, 2)
+      assert.is(error?.details?.received, 1)
+      figures.quorumErrors++
+    } finally {
+      await only.close()
+    }
+  } finally {
+    await Promise.all([cluster.nodes[1]!.start(), cluster.nodes[2]!.start()])
+  }
+  await client.put('lonely', 'back', { w: 2 })
+  assert.is((await client.get('lonely')).value?.toString(), 'back')
+  figures.operations += 2
+})
+
+test('a replica that missed a write is repaired by a quorum read', async () => {
+  const stale = cluster.nodes[2]!
+  await stale.stop()
+  await client.put('repair-me', 'fresh', { w: 2 })
+  figures.operations++
+  await stale.start()
+  assert.is(await replicaEnvelope(stale.address, 'repair-me'), undefined, 'the restarted replica starts without the key')
+  const g = await client.get('repair-me', { r: 'all' })
+  figures.operations++
+  assert.is(g.value?.toString(), 'fresh')
+  // Repairs of replicas the answer came from complete before the answer.
+  const env = await replicaEnvelope(stale.address, 'repair-me')
+  assert.ok(env, 'the stale replica holds the key after the read')
+  assert.is(Buffer.from(env!.siblings[0]!.value!).toString(), 'fresh')
+  figures.repairsVerified++
+})
+
+test('values with a TTL disappear when they expire', async () => {
+  await client.put('ephemeral', 'soon gone', { ttlMs: 400 })
+  assert.is((await client.get('ephemeral')).value?.toString(), 'soon gone')
+  await sleep(600)
+  const g = await client.get('ephemeral', { r: 'all' })
+  figures.operations += 3
+  assert.is(g.found, false)
+  const keys: string[] = []
+  for await (const e of client.scan({ prefix: 'ephemeral' })) keys.push(e.key.toString())
+  assert.equal(keys, [])
+})
+
+test('bad input gets clear errors', async () => {
+  const big = Buffer.alloc(70 * 1024, 1)
+  for (const [what, call, code] of [
+    ['oversized key', () => client.put(big, 'v'), 'ERR_KEY_TOO_LARGE'],
+    ['oversized value', () => client.put('k', Buffer.alloc(17 * 1024 * 1024)), 'ERR_VALUE_TOO_LARGE'],
+    ['bad context', () => client.put('k', 'v', { context: '!!!' }), 'ERR_BAD_CONTEXT'],
+  ] as const) {
+    let code_: string | undefined
+    try {
+      await call()
+    } catch (e) {
+      code_ = (e as { code?: string }).code
+    }
+    figures.operations++
+    assert.ok(code_ !== undefined, `${what} was accepted`)
+    assert.ok([code, 'ERR_FRAME_TOO_LARGE', 'ERR_OBJECT_TOO_LARGE', 'ERR_INVALID_ARGUMENT'].includes(code_!), `${what}: got ${code_}`)
+  }
+})
+
+test.run()

@@ -1,0 +1,132 @@
+// A cluster of real node processes on 127.0.0.1 for integration tests. Every process is started
+// here and stopped by its own PID; ports are picked free; data lives in a temp directory removed at
+// the end.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const RUN_NODE = fileURLToPath(new URL('./run-node.ts', import.meta.url))
+const START_TIMEOUT_MS = 20_000
+
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import('node:net').Server>((resolve, reject) => {
+          const s = createServer()
+          s.once('error', reject)
+          s.listen(0, '127.0.0.1', () => resolve(s))
+        }),
+    ),
+  )
+  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port)
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
+  return ports
+}
+
+export interface ClusterNode {
+  id: string
+  address: string
+  http: string
+  dataDir: string
+  process: ChildProcess | undefined
+  /** Starts (or restarts) the process and waits until it serves. */
+  start(): Promise<void>
+  /** SIGTERM, and waits for the exit. */
+  stop(): Promise<void>
+  /** SIGKILL, and waits for the exit. */
+  kill(): Promise<void>
+}
+
+export interface TestCluster {
+  nodes: ClusterNode[]
+  seeds: string[]
+  root: string
+  close(): Promise<void>
+}
+
+export async function startCluster(size: number, extraArgs: string[] = []): Promise<TestCluster> {
+  const root = mkdtempSync(join(tmpdir(), 'ringkv-it-'))
+  const ports = await freePorts(size * 2)
+  const seeds = Array.from({ length: size }, (_, i) => `127.0.0.1:${ports[i]}`)
+  const nodes: ClusterNode[] = seeds.map((address, i) => {
+    const node: ClusterNode = {
+      id: `n${i + 1}`,
+      address,
+      http: `127.0.0.1:${ports[size + i]}`,
+      dataDir: join(root, `n${i + 1}`),
+      process: undefined,
+      start: () =>
+        new Promise<void>((resolve, reject) => {
+          const args = [
+            '--import', 'tsx', RUN_NODE, 'start',
+            '--id', node.id, '--listen', node.address, '--http', node.http,
+            '--seeds', seeds.join(','), '--data', node.dataDir, ...extraArgs,
+          ]
+          const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+          node.process = child
+          let out = ''
+          const timer = setTimeout(() => {
+            child.kill('SIGKILL')
+            reject(new Error(`node ${node.id} did not start in ${START_TIMEOUT_MS} ms:\n${out}`))
+          }, START_TIMEOUT_MS)
+          const onData = (chunk: Buffer): void => {
+            out += chunk.toString()
+            if (out.includes(`ringkv node ${node.id}:`)) {
+              clearTimeout(timer)
+              child.stdout?.off('data', onData)
+              child.stdout?.resume()
+              resolve()
+            }
+          }
+          child.stdout?.on('data', onData)
+          child.stderr?.on('data', (chunk: Buffer) => {
+            out += chunk.toString()
+            if (process.env.RINGKV_TEST_LOGS) process.stderr.write(chunk)
+          })
+          child.once('exit', (code) => {
+            clearTimeout(timer)
+            if (node.process === child) node.process = undefined
+            reject(new Error(`node ${node.id} exited with ${code} while starting:\n${out}`))
+          })
+        }),
+      stop: () => stopProcess(node, 'SIGTERM'),
+      kill: () => stopProcess(node, 'SIGKILL'),
+    }
+    return node
+  })
+  try {
+    await Promise.all(nodes.map((n) => n.start()))
+  } catch (e) {
+    await Promise.all(nodes.map((n) => n.kill()))
+    rmSync(root, { recursive: true, force: true })
+    throw e
+  }
+  return {
+    nodes,
+    seeds,
+    root,
+    close: async () => {
+      await Promise.all(nodes.map((n) => n.stop()))
+      rmSync(root, { recursive: true, force: true })
+    },
+  }
+}
+
+function stopProcess(node: ClusterNode, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  const child = node.process
+  if (child === undefined || child.pid === undefined || child.exitCode !== null) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    child.once('exit', () => {
+      clearTimeout(force)
+      node.process = undefined
+      resolve()
+    })
+    process.kill(child.pid!, signal)
+  })
+}
