@@ -19,3 +19,4 @@ export {
   type ResolvedWriteOptions,
   type WriteOptions,
 } from './quorum.ts'
+export { isRetryableCode, QuorumError, RETRYABLE_CODES, type QuorumErrorDetails } from './errors.ts'
