@@ -19,4 +19,5 @@ export {
   type ResolvedWriteOptions,
   type WriteOptions,
 } from './quorum.ts'
+export { ReadCore, visibleSiblings, type ReadAnswer, type ReadCoreOptions, type ReadRepairs } from './read-core.ts'
 export { isRetryableCode, QuorumError, RETRYABLE_CODES, type QuorumErrorDetails } from './errors.ts'
