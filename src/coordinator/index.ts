@@ -20,4 +20,5 @@ export {
   type WriteOptions,
 } from './quorum.ts'
 export { ReadCore, visibleSiblings, type ReadAnswer, type ReadCoreOptions, type ReadRepairs } from './read-core.ts'
+export { WriteCore, type Ack, type WriteCoreOptions } from './write-core.ts'
 export { isRetryableCode, QuorumError, RETRYABLE_CODES, type QuorumErrorDetails } from './errors.ts'
