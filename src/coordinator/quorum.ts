@@ -11,6 +11,9 @@
 // A keyspace carries its own defaults; what a request leaves out falls back to them, then to the built-in
 // ones below (R = W = quorum, no primary or durability constraint). Bad values are the caller's input, so
 // they fail with ERR_BAD_REQUEST and a message naming the option and its allowed range.
+//
+// The second half of the file is what the read and write cores share: the replica list of one request
+// (primaries and the fallbacks standing in for unreachable ones) and who of it has answered.
 
 import { RingkvError } from '../errors.ts'
 

@@ -117,7 +117,7 @@ export class ReadCore {
    * nothing) when this node has answered before; throws RangeError for a node that was not asked.
    */
   ok(node: string, envelope: Envelope | undefined): boolean {
-    if (envelope !== undefined && !(envelope !== null && envelope.context instanceof Map && Array.isArray(envelope.siblings))) {
+    if (envelope !== undefined && !(envelope?.context instanceof Map && Array.isArray(envelope.siblings))) {
       throw new TypeError(`reply from ${node}: expected an envelope or undefined`)
     }
     const kind = this.#tally.answer(node)
