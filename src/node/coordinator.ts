@@ -43,6 +43,7 @@ import {
   decodeContext,
   decodeEnvelope,
   encodeContext,
+  envelopesEqual,
   encodeEnvelope,
   liveSiblings,
   resolveLww,
@@ -193,23 +194,28 @@ export class Coordinator implements KvService {
     }
     if (core.status() === 'pending' && pending.size > 0) await waiter.promise
     this.#counters.reads++
+    // Replicas that answer after this point are repaired once all have replied (or timed out).
+    let repairedFirst: Envelope | undefined
+    const repairLate = (): void => {
+      const { envelope, blocking, background } = core.repairs()
+      if (envelope === undefined) return
+      const again = repairedFirst !== undefined && !envelopesEqual(envelope, repairedFirst) ? blocking : []
+      for (const node of [...background, ...again]) void this.#repair(node, partition, k, envelope, timeoutMs)
+    }
     if (core.status() !== 'ok') {
       this.#counters.quorumFailures++
+      if (pending.size === 0) repairLate()
+      else onDrained = repairLate
       throw core.quorumError()
     }
-    const merged = core.result()
-    const { blocking } = core.repairs()
-    if (merged !== undefined && blocking.length > 0) {
-      await Promise.all(blocking.map((node) => this.#repair(node, partition, k, merged, timeoutMs)))
-    }
-    const repairLate = (): void => {
-      const all = core.result()
-      if (all === undefined) return
-      for (const node of core.repairs().background) void this.#repair(node, partition, k, all, timeoutMs)
+    const { envelope, blocking } = core.repairs()
+    if (envelope !== undefined && blocking.length > 0) {
+      repairedFirst = envelope
+      await Promise.all(blocking.map((node) => this.#repair(node, partition, k, envelope, timeoutMs)))
     }
     if (pending.size === 0) repairLate()
     else onDrained = repairLate
-    return this.#toResult(merged, now)
+    return this.#toResult(core.answer()?.envelope, now)
   }
 
   async #repair(node: string, partition: number, key: Uint8Array, merged: Envelope, timeoutMs: number): Promise<void> {
