@@ -16,9 +16,10 @@
 // writing the new one. The engine applies a write to its memtable during the call (a `get` right after sees
 // it), so two updates of one key in the same tick compose: the second reads what the first wrote, and no
 // update is lost. Durability is separate: each write returns `durable`, which resolves when the engine's
-// durability mode holds ('sync': fsynced; 'interval': in the log; 'none': at once). This holds for one event
-// loop: a worker thread writing the same engine directly would break it (see the README of this folder's
-// callers before moving merges to workers).
+// durability mode holds ('sync': fsynced; 'interval': in the log; 'none': at once). The guarantee is per event
+// loop: a worker thread writing the same engine directly (DESIGN section 8 moves bulk merging to piscina) would
+// race with it, so workers must hand merged envelopes back to this store, or the engine would need a native
+// read-merge-write.
 //
 // Key encoding. The engine key of (partition, key) is
 //     u16 big-endian partition | user key bytes
@@ -149,7 +150,12 @@ export interface ReplicaStore {
    * `scan` is called. Iterate it to the end or break out of the loop: that releases the snapshot.
    */
   scan(partition: number, options?: ScanOptions): AsyncIterable<ScanEntry>
-  /** Physically removes the key (tombstone garbage collection); applied during the call, resolves when durable. */
+  /**
+   * Physically removes the key, for tombstone garbage collection; applied during the call, resolves when durable.
+   * The causal context goes too: a later write here starts the key's counters afresh, and a replica still
+   * holding the old envelope would take a reissued dot for the old write. So garbage collection may remove a key
+   * only once every replica holds its tombstone (DESIGN section 3), and must not race with writes to it.
+   */
   remove(partition: number, key: Uint8Array): Promise<void>
   stats(): StoreStats
   /** Waits for pending writes; afterwards every method fails with ERR_CLOSED. */
