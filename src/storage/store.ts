@@ -154,7 +154,8 @@ export interface ReplicaStore {
    * Physically removes the key, for tombstone garbage collection; applied during the call, resolves when durable.
    * The causal context goes too: a later write here starts the key's counters afresh, and a replica still
    * holding the old envelope would take a reissued dot for the old write. So garbage collection may remove a key
-   * only once every replica holds its tombstone (DESIGN section 3), and must not race with writes to it.
+   * only once every replica holds its tombstone (DESIGN section 3), and must check and remove in one turn (`get`,
+   * then `remove` with no await between) so that a write arriving meanwhile is not removed with it.
    */
   remove(partition: number, key: Uint8Array): Promise<void>
   stats(): StoreStats
