@@ -28,9 +28,17 @@ const PARTITIONS = 64
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-/** ns per op of `op(i)` for i in 0..n, `perTurn` to a turn, waiting for the last turn's promises. */
-async function timed(n: number, op: (i: number) => Promise<void> | void): Promise<number> {
+interface Timing {
+  /** Wall-clock ns per op. */
+  wall: number
+  /** CPU ns per op (user + system, the whole process: the engine's own threads included). */
+  cpu: number
+}
+
+/** Cost per op of `op(i)` for i in 0..n, `perTurn` to a turn, waiting for the last turn's promises. */
+async function timed(n: number, op: (i: number) => Promise<void> | void): Promise<Timing> {
   const start = process.hrtime.bigint()
+  const cpu = process.cpuUsage()
   let pending: Promise<void> | void = undefined
   for (let i = 0; i < n; i++) {
     pending = op(i)
@@ -40,7 +48,8 @@ async function timed(n: number, op: (i: number) => Promise<void> | void): Promis
     }
   }
   await pending
-  return Number(process.hrtime.bigint() - start) / n
+  const used = process.cpuUsage(cpu)
+  return { wall: Number(process.hrtime.bigint() - start) / n, cpu: ((used.user + used.system) * 1000) / n }
 }
 
 function median(xs: number[]): number {
@@ -62,8 +71,8 @@ async function main(): Promise<void> {
     return v
   }
   const order = Array.from({ length: keys }, (_, i) => (i * 7919) % keys) // a fixed permutation
-  const results: Record<string, number[]> = {}
-  const record = (name: string, ns: number) => (results[name] ??= []).push(ns)
+  const results: Record<string, Timing[]> = {}
+  const record = (name: string, t: Timing) => (results[name] ??= []).push(t)
 
   // Load: one sibling per key.
   const ctx: Array<Envelope['context'] | undefined> = new Array(keys).fill(undefined)
@@ -137,12 +146,15 @@ async function main(): Promise<void> {
   for (let i = 0; i < 1_000_000; i++) nativeNoop()
   const noop = Number(process.hrtime.bigint() - start) / 1_000_000
 
-  console.log('| operation | ns/op (median of rounds) | min | max |')
-  console.log('|---|---:|---:|---:|')
-  for (const [name, xs] of Object.entries(results)) {
-    console.log(`| ${name} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${Math.max(...xs).toFixed(0)} |`)
+  console.log('| operation | wall ns/op: median | min | CPU ns/op: median | min |')
+  console.log('|---|---:|---:|---:|---:|')
+  for (const [name, ts] of Object.entries(results)) {
+    const wall = ts.map((t) => t.wall)
+    const cpu = ts.map((t) => t.cpu)
+    console.log(`| ${name} | ${median(wall).toFixed(0)} | ${Math.min(...wall).toFixed(0)} | ${median(cpu).toFixed(0)} | ${Math.min(...cpu).toFixed(0)} |`)
   }
-  console.log(`| native no-op call | ${noop.toFixed(0)} | | |`)
+  console.log(`| native no-op call | ${noop.toFixed(0)} | | | |`)
+  console.log(`\nload average after the run: ${machineInfo().loadAverage.join(', ')} on ${machineInfo().cores} cores`)
   const s = store.stats()
   console.log(`\nstore stats: ${JSON.stringify(s)}`)
   console.log(`engine: ${engine.stats().walFsyncs} fsyncs, ${engine.stats().cacheHits} cache hits, ${engine.stats().cacheMisses} misses`)
