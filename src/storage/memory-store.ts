@@ -1,0 +1,185 @@
+// The replica store in process memory, for the deterministic simulator and for tests: the same contract and the
+// same decision code as NativeStore (store.ts), over a sorted map of bytes instead of the engine.
+//
+// It keeps what the engine would keep -- the storage key (partition prefix | key) and the encoded envelope --
+// so sizes, limits, key order, corruption and canonical bytes behave exactly as on disk. The bytes live in a
+// MemoryBacking, which outlives a store: closing a store and making a new one over the same backing is the
+// simulator's "restart" (every write is durable at once here; a simulator that wants to lose unflushed writes
+// on a crash can wrap the backing). Iteration is in key order, deterministic by construction: nothing here
+// depends on hash order, time or randomness.
+
+import type { Envelope, VersionVector, Write } from '../versioning/index.ts'
+import { storeLimits, writeLimits, type StoreLimits, type WriteLimits } from './limits.ts'
+import {
+  closedError,
+  decodeStorageKey,
+  decodeStored,
+  emptyStats,
+  encodeStorageKey,
+  planMerge,
+  planUpdate,
+  storageRange,
+  type MergeResult,
+  type ReplicaStore,
+  type ScanEntry,
+  type ScanOptions,
+  type StoreStats,
+  type UpdateResult,
+} from './store.ts'
+
+const RESOLVED: Promise<void> = Promise.resolve()
+
+/**
+ * Bytes by byte-ordered key: what the engine is to NativeStore. Keys are held as latin1 strings (one char per
+ * byte), whose JavaScript order is byte order; a sorted array of them serves ranges by binary search. Values
+ * are copied in and never mutated, so handing them out without a copy is safe for readers that do not write.
+ */
+export class MemoryBacking {
+  readonly #values = new Map<string, Uint8Array>()
+  /** Every key of #values, ascending. */
+  readonly #sorted: string[] = []
+
+  get size(): number {
+    return this.#values.size
+  }
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    return this.#values.get(latin1(key))
+  }
+
+  /** Stores a copy of `value` (encodings may be views of a pooled buffer). */
+  put(key: Uint8Array, value: Uint8Array): void {
+    const k = latin1(key)
+    if (!this.#values.has(k)) this.#sorted.splice(this.#lowerBound(k), 0, k)
+    this.#values.set(k, value.slice())
+  }
+
+  delete(key: Uint8Array): void {
+    const k = latin1(key)
+    if (!this.#values.delete(k)) return
+    this.#sorted.splice(this.#lowerBound(k), 1)
+  }
+
+  /** Entries with start <= key < end (end undefined: to the last key), ascending, at most `limit`. */
+  range(start: Uint8Array, end: Uint8Array | undefined, limit = Infinity): Array<{ key: Buffer; value: Uint8Array }> {
+    const out: Array<{ key: Buffer; value: Uint8Array }> = []
+    const stop = end === undefined ? undefined : latin1(end)
+    for (let i = this.#lowerBound(latin1(start)); i < this.#sorted.length && out.length < limit; i++) {
+      const k = this.#sorted[i]!
+      if (stop !== undefined && k >= stop) break
+      out.push({ key: Buffer.from(k, 'latin1'), value: this.#values.get(k)! })
+    }
+    return out
+  }
+
+  #lowerBound(k: string): number {
+    let lo = 0
+    let hi = this.#sorted.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.#sorted[mid]! < k) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1')
+}
+
+export interface MemoryStoreOptions {
+  limits?: Partial<StoreLimits>
+  /** The bytes to work on; default a new, empty backing. */
+  backing?: MemoryBacking
+}
+
+export class MemoryStore implements ReplicaStore {
+  readonly backing: MemoryBacking
+  readonly limits: StoreLimits
+  readonly #stats: StoreStats = emptyStats()
+  #closed = false
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.limits = storeLimits(options.limits)
+    this.backing = options.backing ?? new MemoryBacking()
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  get(partition: number, key: Uint8Array): Envelope | undefined {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    this.#stats.gets++
+    const raw = this.backing.get(storageKey)
+    // The backing keeps these bytes: decode a copy, as the engine hands out copies.
+    return raw === undefined ? undefined : decodeStored(raw, partition, key, true, this.#stats)
+  }
+
+  update(
+    partition: number,
+    key: Uint8Array,
+    context: VersionVector | undefined,
+    actor: string,
+    write: Write,
+    limits?: Partial<WriteLimits>,
+  ): UpdateResult {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    const policy = writeLimits(limits, this.limits)
+    const raw = this.backing.get(storageKey)
+    const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, true, this.#stats)
+    const plan = planUpdate(stored, context, actor, write, policy, this.#stats, partition, key)
+    this.backing.put(storageKey, plan.bytes)
+    return { stored: plan.envelope, siblingWarning: plan.siblingWarning, durable: RESOLVED }
+  }
+
+  merge(partition: number, key: Uint8Array, incoming: Envelope): MergeResult {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    const raw = this.backing.get(storageKey)
+    const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, true, this.#stats)
+    const plan = planMerge(stored, incoming, this.limits.maxValueBytes, this.#stats, partition, key)
+    if (plan.bytes !== undefined) this.backing.put(storageKey, plan.bytes)
+    return { stored: plan.envelope, changed: plan.bytes !== undefined, durable: RESOLVED }
+  }
+
+  scan(partition: number, options?: ScanOptions): AsyncIterable<ScanEntry> {
+    if (this.#closed) throw closedError()
+    const range = storageRange(partition, options, this.limits.maxKeyBytes)
+    // The snapshot: the entries as they are now (stored bytes are never mutated, only replaced).
+    const snapshot = range.empty ? [] : this.backing.range(range.start, range.end, range.limit)
+    return entries(snapshot, this.#stats)
+  }
+
+  remove(partition: number, key: Uint8Array): Promise<void> {
+    try {
+      if (this.#closed) throw closedError()
+      const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+      this.#stats.removes++
+      this.backing.delete(storageKey)
+      return RESOLVED
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  stats(): StoreStats {
+    return { ...this.#stats }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) throw closedError()
+    this.#closed = true
+  }
+}
+
+async function* entries(snapshot: Array<{ key: Buffer; value: Uint8Array }>, stats: StoreStats): AsyncGenerator<ScanEntry, void, undefined> {
+  for (const { key: storageKey, value } of snapshot) {
+    const { partition, key } = decodeStorageKey(storageKey)
+    const userKey = Buffer.from(key)
+    yield { key: userKey, envelope: decodeStored(value, partition, userKey, true, stats) }
+  }
+}

@@ -1,0 +1,194 @@
+// The replica store over the Rust engine (see store.ts for the contract, the key encoding and why envelopes
+// never use the engine's TTL).
+//
+// Every operation is a few synchronous native calls: `get` is one engine read and a decode; `update` and
+// `merge` are a read, the envelope arithmetic and one engine put, with no await in between -- the engine applies
+// the put to its memtable during the call, so the next operation on the key (even in the same tick) reads it.
+// The put's promise is handed back as `durable`; the store also watches it, so a failed write is counted and
+// never becomes an unhandled rejection that would take the process down.
+//
+// Engine writes fail synchronously only for bad input, which the store has already checked; what remains (an
+// I/O error, a failed background flush) surfaces through `durable`. Such a write was not applied.
+
+import { Engine, type EngineOptions } from '../engine/index.ts'
+import type { Envelope, VersionVector, Write } from '../versioning/index.ts'
+import { ENGINE_MAX_KEY_BYTES, storeLimits, writeLimits, type StoreLimits, type WriteLimits } from './limits.ts'
+import {
+  closedError,
+  decodeStorageKey,
+  decodeStored,
+  emptyStats,
+  encodeStorageKey,
+  planMerge,
+  planUpdate,
+  storageRange,
+  type MergeResult,
+  type ReplicaStore,
+  type ScanEntry,
+  type ScanOptions,
+  type StoreStats,
+  type UpdateResult,
+} from './store.ts'
+import { RingkvError } from '../errors.ts'
+
+export interface NativeStoreOptions {
+  /** Hard limits and the default write policy; see limits.ts. */
+  limits?: Partial<StoreLimits>
+}
+
+export interface OpenNativeStoreOptions extends NativeStoreOptions {
+  /** Options of the engine the store opens; its maxKeyBytes and maxValueBytes are set from the limits. */
+  engine?: EngineOptions
+}
+
+const RESOLVED: Promise<void> = Promise.resolve()
+/** Entries per native call while scanning (the engine's own default). */
+const SCAN_BATCH = 256
+
+export class NativeStore implements ReplicaStore {
+  /** The engine underneath, for its stats and metrics. Write to it only through the store. */
+  readonly engine: Engine
+  readonly limits: StoreLimits
+  readonly #ownsEngine: boolean
+  readonly #stats: StoreStats = emptyStats()
+  #closed = false
+  /** The latest write's durability promise: once it resolves, every earlier write is durable too. */
+  #lastDurable: Promise<void> = RESOLVED
+
+  /**
+   * Opens the engine of `dir` and a store that owns it (closing the store closes the engine). The engine is
+   * configured to accept what the limits allow: keys of the partition prefix plus maxKeyBytes, values of
+   * maxValueBytes.
+   */
+  static async open(dir: string, options: OpenNativeStoreOptions = {}): Promise<NativeStore> {
+    const limits = storeLimits(options.limits)
+    const engine = await Engine.open(dir, { ...options.engine, maxKeyBytes: ENGINE_MAX_KEY_BYTES, maxValueBytes: limits.maxValueBytes })
+    return new NativeStore(engine, { limits, ownsEngine: true })
+  }
+
+  /**
+   * A store over an engine opened elsewhere. The engine must accept the limits' keys (plus 2 bytes of prefix)
+   * and values: by default keys of 64 KiB and values of 16 MiB, the engine's defaults. Unless `ownsEngine`,
+   * closing the store leaves the engine open.
+   */
+  constructor(engine: Engine, options: NativeStoreOptions & { ownsEngine?: boolean } = {}) {
+    if (!(engine instanceof Engine)) throw new RingkvError('ERR_BAD_REQUEST', 'NativeStore needs an Engine')
+    this.engine = engine
+    this.limits = storeLimits(options.limits)
+    this.#ownsEngine = options.ownsEngine ?? false
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  get(partition: number, key: Uint8Array): Envelope | undefined {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    this.#stats.gets++
+    const raw = this.engine.get(storageKey)
+    // The engine copies every value it returns into a fresh Buffer: decoding may keep views of it.
+    return raw === undefined ? undefined : decodeStored(raw, partition, key, false, this.#stats)
+  }
+
+  update(
+    partition: number,
+    key: Uint8Array,
+    context: VersionVector | undefined,
+    actor: string,
+    write: Write,
+    limits?: Partial<WriteLimits>,
+  ): UpdateResult {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    const policy = writeLimits(limits, this.limits)
+    // From here to the put: no await, so no other operation runs in between (DESIGN section 8).
+    const raw = this.engine.get(storageKey)
+    const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, false, this.#stats)
+    const plan = planUpdate(stored, context, actor, write, policy, this.#stats, partition, key)
+    const durable = this.#watch(this.engine.put(storageKey, plan.bytes))
+    return { stored: plan.envelope, siblingWarning: plan.siblingWarning, durable }
+  }
+
+  merge(partition: number, key: Uint8Array, incoming: Envelope): MergeResult {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    const raw = this.engine.get(storageKey)
+    const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, false, this.#stats)
+    const plan = planMerge(stored, incoming, this.limits.maxValueBytes, this.#stats, partition, key)
+    if (plan.bytes === undefined) return { stored: plan.envelope, changed: false, durable: this.#lastDurable }
+    const durable = this.#watch(this.engine.put(storageKey, plan.bytes))
+    return { stored: plan.envelope, changed: true, durable }
+  }
+
+  scan(partition: number, options?: ScanOptions): AsyncIterable<ScanEntry> {
+    if (this.#closed) throw closedError()
+    const range = storageRange(partition, options, this.limits.maxKeyBytes)
+    if (range.empty) return emptyScan()
+    const source = this.engine.scan({
+      start: range.start,
+      ...(range.end === undefined ? {} : { end: range.end }),
+      ...(range.limit === undefined ? {} : { limit: range.limit }),
+      batchSize: SCAN_BATCH,
+    })
+    // The engine takes its snapshot when its generator first runs: start it now, so that the scan sees the
+    // store as it is at this call. The first batch waits in `first` until the caller iterates.
+    const first = source.next()
+    first.catch(() => undefined) // seen by the caller when it iterates; not an unhandled rejection meanwhile
+    return entries(source, first, this.#stats)
+  }
+
+  remove(partition: number, key: Uint8Array): Promise<void> {
+    let storageKey: Buffer
+    try {
+      if (this.#closed) throw closedError()
+      storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    this.#stats.removes++
+    return this.#watch(this.engine.delete(storageKey))
+  }
+
+  stats(): StoreStats {
+    return { ...this.#stats }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) throw closedError()
+    this.#closed = true
+    if (this.#ownsEngine) await this.engine.close()
+    else await this.#lastDurable.catch(() => undefined)
+  }
+
+  #watch(durable: Promise<void>): Promise<void> {
+    // The engine hands every write of one turn the same promise: watch each promise once.
+    if (durable !== this.#lastDurable) {
+      this.#lastDurable = durable
+      durable.catch(() => {
+        this.#stats.durabilityFailures++
+      })
+    }
+    return durable
+  }
+}
+
+async function* emptyScan(): AsyncGenerator<ScanEntry, void, undefined> {}
+
+async function* entries(
+  source: AsyncGenerator<{ key: Buffer; value: Buffer }, void, undefined>,
+  first: Promise<IteratorResult<{ key: Buffer; value: Buffer }, void>>,
+  stats: StoreStats,
+): AsyncGenerator<ScanEntry, void, undefined> {
+  try {
+    for (let r = await first; r.done !== true; r = await source.next()) {
+      const { partition, key } = decodeStorageKey(r.value.key)
+      // Keys and values are views of a whole batch (up to 1 MiB): copy what the caller may keep.
+      const userKey = Buffer.from(key)
+      yield { key: userKey, envelope: decodeStored(r.value.value, partition, userKey, true, stats) }
+    }
+  } finally {
+    // Releases the engine's snapshot when the caller stops early (break, throw) or the scan failed.
+    await source.return(undefined)
+  }
+}

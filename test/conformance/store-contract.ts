@@ -1,0 +1,513 @@
+/**
+ * The replica store contract: one suite, run against every ReplicaStore (store-native.test.ts,
+ * store-memory.test.ts). See src/storage/store.ts for the contract itself.
+ *
+ * Each test makes its own store through the factory and disposes of it in `finally`. Operations that the contract
+ * says happen "in one tick" are issued with no await between them.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { isRingkvError } from '../../src/errors.ts'
+import {
+  contextOf,
+  createEnvelope,
+  encodeEnvelope,
+  envelopesEqual,
+  mergeEnvelopes,
+  updateEnvelope,
+  vv,
+  type Envelope,
+  type Write,
+} from '../../src/versioning/index.ts'
+import { encodeStorageKey, MAX_KEY_BYTES, MAX_PARTITION, type ReplicaStore, type ScanEntry, type ScanOptions, type StoreLimits } from '../../src/storage/index.ts'
+
+export interface StoreHarness {
+  /** The store currently open (a new one after `reopen`). */
+  readonly store: ReplicaStore
+  /** Writes `bytes` as the stored value of a storage key, beneath the store (to plant garbage). */
+  putRaw(storageKey: Uint8Array, bytes: Uint8Array): Promise<void>
+  /** Closes the store and opens a new one over the same data. */
+  reopen(): Promise<ReplicaStore>
+  /** Closes what is open and removes the data. */
+  dispose(): Promise<void>
+}
+
+export type StoreFactory = (options?: { limits?: Partial<StoreLimits> }) => Promise<StoreHarness>
+
+const b = (s: string): Buffer => Buffer.from(s)
+const text = (v: Uint8Array | null): string | null => (v === null ? null : Buffer.from(v).toString())
+const values = (e: Envelope | undefined): Array<string | null> => (e === undefined ? [] : e.siblings.map((s) => text(s.value)))
+const dots = (e: Envelope | undefined): string[] => (e === undefined ? [] : e.siblings.map((s) => `${s.dot.actor}:${s.dot.counter}`))
+const w = (value: string | null, timestamp = 1_700_000_000_000, expiresAt = 0): Write => ({ value: value === null ? null : b(value), timestamp, expiresAt })
+
+function same(actual: Envelope | undefined, expected: Envelope | undefined, message = ''): void {
+  if (actual === undefined || expected === undefined) {
+    assert.is(actual, expected, message)
+    return
+  }
+  assert.ok(envelopesEqual(actual, expected), `${message} ${show(actual)} != ${show(expected)}`)
+}
+
+function show(e: Envelope): string {
+  return `{${[...e.context].map(([a, c]) => `${a}=${c}`).join(' ')} | ${e.siblings.map((s) => `${s.dot.actor}:${s.dot.counter}=${text(s.value)}`).join(' ')}}`
+}
+
+function throwsCode(fn: () => unknown, code: string, message?: RegExp): Error {
+  try {
+    fn()
+  } catch (e) {
+    if (!isRingkvError(e, code)) throw new Error(`expected ${code}, got ${String(e)}`)
+    if (message !== undefined) assert.match(e.message, message)
+    return e
+  }
+  throw new Error(`expected ${code}, but it succeeded`)
+}
+
+async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
+  try {
+    await p
+  } catch (e) {
+    if (!isRingkvError(e, code)) throw new Error(`expected ${code}, got ${String(e)}`)
+    return
+  }
+  throw new Error(`expected ${code}, but it succeeded`)
+}
+
+async function collect(it: AsyncIterable<ScanEntry>): Promise<Array<[string, Array<string | null>]>> {
+  const out: Array<[string, Array<string | null>]> = []
+  for await (const e of it) out.push([e.key.toString('hex'), values(e.envelope)])
+  return out
+}
+
+const hex = (s: string | Uint8Array): string => Buffer.from(s).toString('hex')
+
+export function storeContract(name: string, factory: StoreFactory): void {
+  const test = suite(`store contract: ${name}`)
+  const withStore = (title: string, body: (h: StoreHarness) => Promise<void>, limits?: Partial<StoreLimits>) =>
+    test(title, async () => {
+      const h = await factory(limits === undefined ? {} : { limits })
+      try {
+        await body(h)
+      } finally {
+        await h.dispose()
+      }
+    })
+
+  withStore('get of a missing key is undefined; update then get round-trips the envelope', async ({ store }) => {
+    assert.is(store.get(7, b('k')), undefined)
+    const r = store.update(7, b('k'), undefined, 'n1#0', w('hello'))
+    assert.equal(values(r.stored), ['hello'])
+    assert.equal(dots(r.stored), ['n1#0:1'])
+    assert.is(r.siblingWarning, false)
+    same(store.get(7, b('k')), r.stored)
+    same(r.stored, updateEnvelope(undefined, undefined, 'n1#0', w('hello')))
+    await r.durable
+    same(store.get(7, b('k')), r.stored)
+    assert.is(store.get(8, b('k')), undefined, 'another partition is another key')
+    assert.is(store.get(7, b('K')), undefined)
+  })
+
+  withStore('two updates of one key in one tick compose: without context both survive as siblings', async ({ store }) => {
+    const k = b('race')
+    const first = store.update(1, k, undefined, 'n1#0', w('a'))
+    const second = store.update(1, k, undefined, 'n1#0', w('b'))
+    assert.equal(values(second.stored), ['a', 'b'])
+    assert.equal(dots(second.stored), ['n1#0:1', 'n1#0:2'])
+    same(store.get(1, k), second.stored)
+    await Promise.all([first.durable, second.durable])
+    // Fifty writers of one tick, five actors: no update lost.
+    const results = Array.from({ length: 50 }, (_, i) => store.update(1, b('many'), undefined, `n${i % 5}#0`, w(`v${i}`)))
+    await Promise.all(results.map((r) => r.durable))
+    const e = store.get(1, b('many'))!
+    assert.is(e.siblings.length, 50)
+    assert.equal(new Set(values(e)), new Set(Array.from({ length: 50 }, (_, i) => `v${i}`)))
+  })
+
+  withStore('two updates with the same read context in one tick: both survive, what was read is superseded', async ({ store }) => {
+    const k = b('k')
+    store.update(2, k, undefined, 'a#0', w('v0'))
+    const read = store.get(2, k)!
+    store.update(2, k, contextOf(read), 'a#0', w('x'))
+    const r = store.update(2, k, contextOf(read), 'b#0', w('y'))
+    assert.equal(values(r.stored), ['x', 'y'])
+    await r.durable
+  })
+
+  withStore('an update with the context of a read supersedes exactly what the read saw', async ({ store }) => {
+    const k = b('k')
+    store.update(3, k, undefined, 'a#0', w('v1'))
+    const read = store.get(3, k)!
+    store.update(3, k, undefined, 'b#0', w('v2')) // concurrent with the reader: not seen by it
+    const r = store.update(3, k, contextOf(read), 'a#0', w('v3'))
+    assert.equal(dots(r.stored), ['a#0:2', 'b#0:1'], 'v1 (a#0:1) is gone; siblings are in dot order')
+    assert.equal(values(r.stored), ['v3', 'v2'])
+    const all = store.get(3, k)!
+    const d = store.update(3, k, contextOf(all), 'a#0', w(null)) // a delete that saw everything
+    assert.equal(values(d.stored), [null])
+    same(store.get(3, k), d.stored)
+    await d.durable
+  })
+
+  withStore('merge into an absent key stores the incoming envelope; merging it again changes nothing', async ({ store }) => {
+    const incoming = updateEnvelope(updateEnvelope(undefined, undefined, 'r#1', w('a')), undefined, 'q#2', w('b'))
+    const r = store.merge(4, b('k'), incoming)
+    assert.is(r.changed, true)
+    same(r.stored, incoming)
+    same(store.get(4, b('k')), incoming)
+    await r.durable
+    const written = store.stats().keysWritten
+    const again = store.merge(4, b('k'), incoming)
+    assert.is(again.changed, false)
+    same(again.stored, incoming)
+    assert.is(store.stats().keysWritten, written, 'an idempotent merge writes nothing')
+    await again.durable
+    const stats = store.stats()
+    assert.is(stats.merges, 2)
+    assert.is(stats.mergesChanged, 1)
+  })
+
+  withStore('merging the empty envelope into an absent key writes nothing', async ({ store }) => {
+    const r = store.merge(4, b('none'), createEnvelope(vv(), []))
+    assert.is(r.changed, false)
+    assert.is(r.stored.siblings.length, 0)
+    assert.is(store.get(4, b('none')), undefined)
+    assert.is(store.stats().keysWritten, 0)
+    await r.durable
+  })
+
+  withStore('merge is commutative in effect: A then B equals B then A', async ({ store }) => {
+    const base = updateEnvelope(undefined, undefined, 'a#0', w('base'))
+    const A = updateEnvelope(base, contextOf(base), 'a#0', w('from a'))
+    const B = updateEnvelope(updateEnvelope(base, undefined, 'b#0', w('from b')), undefined, 'c#0', w(null))
+    store.merge(5, b('ab'), A)
+    const ab = store.merge(5, b('ab'), B)
+    store.merge(5, b('ba'), B)
+    const ba = store.merge(5, b('ba'), A)
+    same(ab.stored, ba.stored)
+    same(store.get(5, b('ab')), store.get(5, b('ba')))
+    same(ab.stored, mergeEnvelopes(A, B))
+    assert.equal(values(ab.stored), ['from a', 'from b', null])
+    await Promise.all([ab.durable, ba.durable])
+  })
+
+  withStore('merge of an older envelope leaves the stored one alone (changed: false, nothing written)', async ({ store }) => {
+    const k = b('k')
+    const old = store.update(6, k, undefined, 'a#0', w('old')).stored
+    const current = store.update(6, k, contextOf(old), 'a#0', w('new')).stored
+    const before = store.stats()
+    const r = store.merge(6, k, old)
+    assert.is(r.changed, false)
+    same(r.stored, current)
+    same(store.get(6, k), current)
+    const after = store.stats()
+    assert.is(after.keysWritten, before.keysWritten)
+    assert.is(after.bytesWritten, before.bytesWritten)
+    await r.durable
+  })
+
+  withStore('merge of a newer envelope replaces; of a concurrent one keeps both sides', async ({ store }) => {
+    const k = b('k')
+    const mine = store.update(6, k, undefined, 'a#0', w('mine')).stored
+    const newer = updateEnvelope(mine, contextOf(mine), 'b#0', w('newer'))
+    assert.equal(values(store.merge(6, k, newer).stored), ['newer'])
+    const concurrent = updateEnvelope(undefined, undefined, 'c#0', w('other'))
+    const r = store.merge(6, k, concurrent)
+    assert.is(r.changed, true)
+    assert.equal(values(r.stored), ['newer', 'other'])
+    await r.durable
+  })
+
+  withStore(
+    'sibling limits: warn at warnSiblings, refuse above maxSiblings; merges are exempt',
+    async ({ store }) => {
+      const k = b('k')
+      const flags = [1, 2, 3, 4].map((i) => store.update(9, k, undefined, 'a#0', w(`v${i}`)).siblingWarning)
+      assert.equal(flags, [false, false, true, true])
+      const err = throwsCode(() => store.update(9, k, undefined, 'b#0', w('v5')), 'ERR_TOO_MANY_SIBLINGS', /5 siblings.*limit is 4/)
+      assert.is((err as { details?: Record<string, unknown> }).details?.['siblings'], 5)
+      assert.equal(values(store.get(9, k)), ['v1', 'v2', 'v3', 'v4'], 'a refused write changes nothing')
+      // A keyspace's own policy for one write.
+      assert.is(store.update(9, k, undefined, 'b#0', w('v5'), { maxSiblings: 10, warnSiblings: 10 }).siblingWarning, false)
+      // Replica sync is exempt: it must converge whatever the count.
+      let wide = store.get(9, k)!
+      for (let i = 0; i < 6; i++) wide = updateEnvelope(wide, undefined, 'c#0', w(`c${i}`))
+      const merged = store.merge(9, k, wide)
+      assert.is(merged.stored.siblings.length, 11)
+      // A write that resolves the siblings is allowed, however many there were.
+      const resolved = store.update(9, k, contextOf(merged.stored), 'a#0', w('one'))
+      assert.equal(values(resolved.stored), ['one'])
+      assert.is(resolved.siblingWarning, false)
+      const stats = store.stats()
+      assert.is(stats.siblingWarnings, 2)
+      assert.is(stats.siblingRefusals, 1)
+      await resolved.durable
+    },
+    { warnSiblings: 3, maxSiblings: 4 },
+  )
+
+  withStore('default sibling policy: warning at 25, refusal above 100', async ({ store }) => {
+    const k = b('k')
+    const flags: boolean[] = []
+    for (let i = 1; i <= 100; i++) flags.push(store.update(9, k, undefined, `a${i % 3}#0`, w(`v${i}`)).siblingWarning)
+    assert.is(flags.indexOf(true), 24, 'the 25th sibling warns')
+    assert.ok(flags.slice(24).every((f) => f))
+    throwsCode(() => store.update(9, k, undefined, 'a#0', w('v101')), 'ERR_TOO_MANY_SIBLINGS')
+    assert.is(store.get(9, k)!.siblings.length, 100)
+  })
+
+  withStore(
+    'object size limit: a write whose encoded envelope exceeds maxObjectBytes is refused and changes nothing',
+    async ({ store }) => {
+      const k = b('k')
+      throwsCode(() => store.update(10, k, undefined, 'a#0', { value: Buffer.alloc(1000), timestamp: 1 }), 'ERR_OBJECT_TOO_LARGE', /limit is 1000/)
+      assert.is(store.get(10, k), undefined)
+      const small = store.update(10, k, undefined, 'a#0', { value: Buffer.alloc(600), timestamp: 1 })
+      // Siblings add up: a second 600-byte value without context makes the object too large.
+      throwsCode(() => store.update(10, k, undefined, 'a#0', { value: Buffer.alloc(600), timestamp: 2 }), 'ERR_OBJECT_TOO_LARGE')
+      same(store.get(10, k), small.stored)
+      // Replacing the value (with the read context) is fine.
+      store.update(10, k, contextOf(small.stored), 'a#0', { value: Buffer.alloc(900), timestamp: 3 })
+      // A keyspace may allow more, up to the store's hard maximum.
+      store.update(10, b('big'), undefined, 'a#0', { value: Buffer.alloc(3000), timestamp: 1 }, { maxObjectBytes: 4000 })
+      throwsCode(() => store.update(10, b('big'), undefined, 'a#0', w('x'), { maxObjectBytes: 5000 }), 'ERR_BAD_REQUEST', /maxObjectBytes/)
+      assert.is(store.stats().objectRefusals, 2)
+      // Merges are exempt from the object policy but not from the hard maximum.
+      const wide = updateEnvelope(store.get(10, b('big')), undefined, 'z#0', { value: Buffer.alloc(800), timestamp: 4 })
+      assert.is(store.merge(10, b('big'), wide).changed, true)
+      const huge = updateEnvelope(undefined, undefined, 'y#0', { value: Buffer.alloc(4100), timestamp: 5 })
+      throwsCode(() => store.merge(10, b('big'), huge), 'ERR_VALUE_TOO_LARGE', /4096/)
+      assert.is(store.get(10, b('big'))!.siblings.length, 2)
+      assert.is(store.stats().valueRefusals, 1)
+    },
+    { maxObjectBytes: 1000, maxValueBytes: 4096 },
+  )
+
+  withStore('keys are bytes: 0x00, 0xff, the empty key and the longest key are distinct keys', async ({ store }) => {
+    const keys = [Buffer.alloc(0), Buffer.from([0]), Buffer.from([0, 0]), Buffer.from([0xff]), Buffer.from([0xff, 0]), Buffer.alloc(MAX_KEY_BYTES, 0xab)]
+    for (const [i, k] of keys.entries()) store.update(MAX_PARTITION, k, undefined, 'a#0', w(`v${i}`))
+    for (const [i, k] of keys.entries()) assert.equal(values(store.get(MAX_PARTITION, k)), [`v${i}`])
+    for (const [i, k] of keys.entries()) store.update(0, k, undefined, 'a#0', w(`p0-${i}`))
+    assert.equal(values(store.get(0, Buffer.alloc(0))), ['p0-0'])
+    assert.equal(values(store.get(MAX_PARTITION, Buffer.alloc(0))), ['v0'])
+    // A Uint8Array that is a view into a larger buffer is its own bytes only.
+    const backing = new Uint8Array([9, 9, 0xff, 0, 9])
+    assert.equal(values(store.get(MAX_PARTITION, backing.subarray(2, 4))), ['v4'])
+  })
+
+  withStore('bad requests get clear errors: partition, key type, key size, options', async ({ store }) => {
+    for (const p of [-1, 65536, 1.5, Number.NaN, '1' as unknown as number]) {
+      throwsCode(() => store.get(p, b('k')), 'ERR_BAD_REQUEST', /partition must be an integer between 0 and 65535/)
+      throwsCode(() => store.update(p, b('k'), undefined, 'a#0', w('v')), 'ERR_BAD_REQUEST')
+      throwsCode(() => store.merge(p, b('k'), updateEnvelope(undefined, undefined, 'a#0', w('v'))), 'ERR_BAD_REQUEST')
+      throwsCode(() => store.scan(p), 'ERR_BAD_REQUEST')
+      await rejectsCode(store.remove(p, b('k')), 'ERR_BAD_REQUEST')
+    }
+    throwsCode(() => store.get(1, 'k' as unknown as Uint8Array), 'ERR_BAD_REQUEST', /key must be a Buffer or Uint8Array, got string/)
+    const long = Buffer.alloc(MAX_KEY_BYTES + 1)
+    throwsCode(() => store.get(1, long), 'ERR_KEY_TOO_LARGE', new RegExp(`${MAX_KEY_BYTES + 1} bytes; the limit is ${MAX_KEY_BYTES}`))
+    throwsCode(() => store.update(1, long, undefined, 'a#0', w('v')), 'ERR_KEY_TOO_LARGE')
+    await rejectsCode(store.remove(1, long), 'ERR_KEY_TOO_LARGE')
+    throwsCode(() => store.scan(1, { start: long }), 'ERR_KEY_TOO_LARGE')
+    throwsCode(() => store.scan(1, { limit: -1 }), 'ERR_BAD_REQUEST', /limit/)
+    throwsCode(() => store.scan(1, { limit: 1.5 }), 'ERR_BAD_REQUEST', /limit/)
+    throwsCode(() => store.update(1, b('k'), undefined, 'a#0', w('v'), { warnSiblings: 0 }), 'ERR_BAD_REQUEST', /warnSiblings/)
+    throwsCode(() => store.update(1, b('k'), { a: 1 } as never, 'a#0', w('v')), 'ERR_BAD_REQUEST', /context/)
+    throwsCode(() => store.update(1, b('k'), undefined, '', w('v')), 'ERR_BAD_ENVELOPE', /actor/)
+    throwsCode(() => store.update(1, b('k'), undefined, 'a#0', { value: 'str' as never, timestamp: 1 }), 'ERR_BAD_ENVELOPE')
+    throwsCode(() => store.update(1, b('k'), undefined, 'a#0', { value: b('v'), timestamp: -1 }), 'ERR_BAD_ENVELOPE', /timestamp/)
+    throwsCode(() => store.merge(1, b('k'), { siblings: [] } as never), 'ERR_BAD_REQUEST', /envelope/)
+    throwsCode(() => store.merge(1, b('k'), null as never), 'ERR_BAD_REQUEST', /envelope/)
+    // An incoming envelope that breaks the invariants is refused by the encoder, not stored.
+    const broken = { context: vv({ 'a#0': 1 }), siblings: [{ dot: { actor: 'a#0', counter: 2 }, value: b('x'), timestamp: 1, expiresAt: 0 }] }
+    throwsCode(() => store.merge(1, b('k'), broken), 'ERR_BAD_ENVELOPE')
+    assert.is(store.get(1, b('k')), undefined, 'nothing was stored by any refused request')
+    const stats = store.stats()
+    assert.is(stats.keysWritten, 0)
+    assert.is(stats.updates, 0)
+  })
+
+  withStore('scan returns only its partition, in key order, honouring start, end and limit', async ({ store }) => {
+    const keys = [b(''), b('a'), b('a\0'), b('ab'), b('b'), Buffer.from([0xff]), Buffer.from([0xff, 0xff]), Buffer.from([0])]
+    const writes: Array<Promise<void>> = []
+    for (const p of [4, 5, 6]) for (const k of keys) writes.push(store.update(p, k, undefined, 'a#0', w(`${p}:${hex(k)}`)).durable)
+    store.update(MAX_PARTITION, b('last'), undefined, 'a#0', w('last'))
+    store.update(0, b('first'), undefined, 'a#0', w('first'))
+    await Promise.all(writes)
+    const sorted = [...keys].sort(Buffer.compare).map(hex)
+    const all = await collect(store.scan(5))
+    assert.equal(all.map(([k]) => k), sorted)
+    assert.ok(all.every(([k, v]) => v[0] === `5:${k}`), 'only partition 5')
+    const range = async (o: ScanOptions) => (await collect(store.scan(5, o))).map(([k]) => k)
+    assert.equal(await range({ start: b('a') }), sorted.slice(sorted.indexOf(hex('a'))))
+    assert.equal(await range({ end: b('a') }), [hex(''), '00'])
+    assert.equal(await range({ start: b('a'), end: b('b') }), [hex('a'), hex('a\0'), hex('ab')])
+    assert.equal(await range({ start: b('a'), end: b('b'), limit: 2 }), [hex('a'), hex('a\0')])
+    assert.equal(await range({ limit: 3 }), sorted.slice(0, 3))
+    assert.equal(await range({ limit: 0 }), [])
+    assert.equal(await range({ start: b('b'), end: b('a') }), [], 'an empty range')
+    assert.equal(await range({ start: b('a'), end: b('a') }), [])
+    assert.equal(await range({ start: Buffer.from([0xff, 0xff, 0xff]) }), [])
+    assert.equal(await range({ start: Buffer.from([0xff]) }), ['ff', 'ffff'])
+    assert.equal(await collect(store.scan(MAX_PARTITION)), [[hex('last'), ['last']]])
+    assert.equal(await collect(store.scan(0)), [[hex('first'), ['first']]])
+    assert.equal(await collect(store.scan(7)), [])
+  })
+
+  withStore('scan is a snapshot taken when scan is called', async ({ store }) => {
+    const n = 600 // more than one native batch
+    const key = (i: number) => b(`k${String(i).padStart(4, '0')}`)
+    for (let i = 0; i < n; i++) store.update(3, key(i), undefined, 'a#0', w('before'))
+    const scan = store.scan(3)
+    const bounded = store.scan(3, { start: key(100), limit: 5 })
+    // Changes after the call, before and during iteration, are not seen.
+    for (let i = 0; i < n; i += 2) store.update(3, key(i), contextOf(store.get(3, key(i))!), 'a#0', w('after'))
+    await store.remove(3, key(1))
+    store.update(3, b('k0000x'), undefined, 'a#0', w('new'))
+    let seen = 0
+    for await (const e of scan) {
+      assert.equal(values(e.envelope), ['before'], e.key.toString())
+      assert.is(e.key.toString(), key(seen).toString())
+      seen++
+      if (seen === 300) store.update(3, key(599), contextOf(store.get(3, key(599))!), 'a#0', w('during'))
+    }
+    assert.is(seen, n)
+    assert.equal((await collect(bounded)).map(([, v]) => v[0]), ['before', 'before', 'before', 'before', 'before'])
+    const now = await collect(store.scan(3, { limit: 3 }))
+    assert.equal(now, [[hex(key(0)), ['after']], [hex('k0000x'), ['new']], [hex(key(2)), ['after']]])
+  })
+
+  withStore('a scan stopped early releases its snapshot and the store keeps working', async ({ store }) => {
+    for (let i = 0; i < 10; i++) store.update(2, b(`k${i}`), undefined, 'a#0', w('v'))
+    let n = 0
+    for await (const _ of store.scan(2)) if (++n === 3) break
+    assert.is(n, 3)
+    assert.is((await collect(store.scan(2))).length, 10)
+  })
+
+  withStore('remove deletes the key physically; a later write starts afresh', async ({ store }) => {
+    const k = b('k')
+    store.update(8, k, undefined, 'a#0', w('v1'))
+    store.update(8, b('other'), undefined, 'a#0', w('o'))
+    const p = store.remove(8, k)
+    assert.is(store.get(8, k), undefined, 'applied during the call')
+    await p
+    assert.equal((await collect(store.scan(8))).map(([key]) => key), [hex('other')])
+    await store.remove(8, b('never written'))
+    const r = store.update(8, k, undefined, 'a#0', w('v2'))
+    assert.equal(dots(r.stored), ['a#0:1'])
+    assert.is(store.stats().removes, 2)
+  })
+
+  withStore('a stored value that does not decode is ERR_CORRUPTION naming partition and key; other keys keep working', async (h) => {
+    const { store } = h
+    const k = Buffer.from([0x00, 0xde, 0xad])
+    store.update(12, b('a'), undefined, 'a#0', w('before'))
+    store.update(12, b('z'), undefined, 'a#0', w('after'))
+    const garbage = Buffer.from([1, 200, 3, 4, 5])
+    await h.putRaw(encodeStorageKey(12, k, MAX_KEY_BYTES), garbage)
+    const err = throwsCode(() => store.get(12, k), 'ERR_CORRUPTION', /partition 12, key 00dead/)
+    assert.equal((err as { details?: unknown }).details, { partition: 12, key: '00dead', bytes: garbage.length })
+    assert.ok(isRingkvError((err as Error).cause, 'ERR_BAD_ENVELOPE'), 'the decoder error is the cause')
+    throwsCode(() => store.update(12, k, undefined, 'a#0', w('v')), 'ERR_CORRUPTION')
+    throwsCode(() => store.merge(12, k, updateEnvelope(undefined, undefined, 'b#0', w('repair'))), 'ERR_CORRUPTION')
+    // The scan yields what comes before the damaged key, then fails naming it.
+    const seen: string[] = []
+    try {
+      for await (const e of store.scan(12)) seen.push(e.key.toString())
+      assert.unreachable('the scan should fail at the corrupt key')
+    } catch (e) {
+      assert.ok(isRingkvError(e, 'ERR_CORRUPTION'), String(e))
+    }
+    assert.equal(seen, [])
+    assert.equal((await collect(store.scan(12, { start: b('a') }))).map(([key]) => key), [hex('a'), hex('z')])
+    // Other keys are unharmed; the damaged one can be removed and written again.
+    assert.equal(values(store.get(12, b('a'))), ['before'])
+    store.update(12, b('a'), undefined, 'a#0', w('more'))
+    await store.remove(12, k)
+    assert.equal(values(store.update(12, k, undefined, 'a#0', w('fresh')).stored), ['fresh'])
+    assert.is(store.stats().corruptions, 4)
+    // An empty value and a valid envelope of a future format are corrupt too.
+    await h.putRaw(encodeStorageKey(12, b('e'), MAX_KEY_BYTES), Buffer.alloc(0))
+    throwsCode(() => store.get(12, b('e')), 'ERR_CORRUPTION', /truncated/)
+    const future = Buffer.from(encodeEnvelope(updateEnvelope(undefined, undefined, 'a#0', w('x'))))
+    future[0] = 2
+    await h.putRaw(encodeStorageKey(12, b('f'), MAX_KEY_BYTES), future)
+    throwsCode(() => store.get(12, b('f')), 'ERR_CORRUPTION', /format 2/)
+  })
+
+  withStore('writes are durable: durable resolves and the data survives close and reopen', async (h) => {
+    const u = h.store.update(20, b('k'), undefined, 'a#0', w('v1'))
+    const incoming = updateEnvelope(undefined, undefined, 'b#0', w('v2'))
+    const m = h.store.merge(20, b('k'), incoming)
+    const m2 = h.store.merge(21, b('j'), incoming)
+    await Promise.all([u.durable, m.durable, m2.durable])
+    const expected = m.stored
+    const store = await h.reopen()
+    same(store.get(20, b('k')), expected)
+    same(store.get(21, b('j')), incoming)
+    assert.equal((await collect(store.scan(20))).map(([k]) => k), [hex('k')])
+  })
+
+  withStore('a closed store refuses every operation with ERR_CLOSED', async (h) => {
+    const { store } = h
+    store.update(1, b('k'), undefined, 'a#0', w('v'))
+    await store.close()
+    throwsCode(() => store.get(1, b('k')), 'ERR_CLOSED')
+    throwsCode(() => store.update(1, b('k'), undefined, 'a#0', w('v')), 'ERR_CLOSED')
+    throwsCode(() => store.merge(1, b('k'), updateEnvelope(undefined, undefined, 'a#0', w('v'))), 'ERR_CLOSED')
+    throwsCode(() => store.scan(1), 'ERR_CLOSED')
+    await rejectsCode(store.remove(1, b('k')), 'ERR_CLOSED')
+    await rejectsCode(store.close(), 'ERR_CLOSED')
+    const reopened = await h.reopen()
+    assert.equal(values(reopened.get(1, b('k'))), ['v'], 'what was written before close is kept')
+  })
+
+  withStore('expired siblings keep their causal context: the store returns them, and a stale replica cannot resurrect older data', async (h) => {
+    const k = b('ttl')
+    const v1 = h.store.update(13, k, undefined, 'a#0', w('v1', 1_000)).stored
+    const stale = v1 // what a replica that missed the next write holds
+    // Overwritten by a value that expired long ago (the engine's clock is well past 2_000).
+    const v2 = h.store.update(13, k, contextOf(v1), 'a#0', w('v2', 1_500, 2_000))
+    await v2.durable
+    const store = await h.reopen()
+    const kept = store.get(13, k)
+    assert.ok(kept !== undefined, 'the engine did not expire the envelope')
+    assert.equal(values(kept), ['v2'])
+    assert.is(kept.siblings[0]!.expiresAt, 2_000)
+    const r = store.merge(13, k, stale)
+    assert.is(r.changed, false, 'the context covers the stale write')
+    assert.equal(values(store.get(13, k)), ['v2'])
+  })
+
+  withStore('envelopes handed out are not aliased with what is stored', async ({ store }) => {
+    const value = b('original')
+    const r = store.update(1, b('k'), undefined, 'a#0', { value, timestamp: 1 })
+    value.fill(0x21)
+    assert.equal(values(store.get(1, b('k'))), ['original'], 'the caller reusing its buffer does not change the store')
+    const read = store.get(1, b('k'))!
+    ;(read.siblings[0]!.value as Uint8Array).fill(0x21)
+    assert.equal(values(store.get(1, b('k'))), ['original'], 'writing into a read value does not change the store')
+    for await (const e of store.scan(1)) (e.envelope.siblings[0]!.value as Uint8Array).fill(0x21)
+    assert.equal(values(store.get(1, b('k'))), ['original'])
+    await r.durable
+  })
+
+  withStore('stats count reads, writes, merges and removes', async ({ store }) => {
+    const e = store.update(1, b('k'), undefined, 'a#0', w('v')).stored
+    store.get(1, b('k'))
+    store.get(1, b('missing'))
+    store.merge(1, b('k'), e)
+    store.merge(1, b('j'), e)
+    await store.remove(1, b('j'))
+    const s = store.stats()
+    assert.equal(
+      { gets: s.gets, updates: s.updates, merges: s.merges, mergesChanged: s.mergesChanged, removes: s.removes, keysWritten: s.keysWritten },
+      { gets: 2, updates: 1, merges: 2, mergesChanged: 1, removes: 1, keysWritten: 2 },
+    )
+    assert.ok(s.bytesWritten > 0)
+    s.gets = 1000
+    assert.is(store.stats().gets, 2, 'stats() is a copy')
+  })
+
+  test.run()
+}
