@@ -291,8 +291,8 @@ export class Coordinator implements KvService {
     const effectiveContext = this.#d.keyspace.lww && stored !== undefined ? contextOf(stored) : context
     const write = { value, timestamp: now, expiresAt: ttlMs > 0 ? now + ttlMs : 0 }
     const local = this.#d.store.update(partition, k, effectiveContext, this.#d.actor, write, {
-      siblingWarn: this.#d.keyspace.siblingWarn,
-      siblingLimit: this.#d.keyspace.siblingLimit,
+      warnSiblings: this.#d.keyspace.warnSiblings,
+      maxSiblings: this.#d.keyspace.maxSiblings,
       maxObjectBytes: this.#d.keyspace.maxObjectBytes,
     })
     if (local.siblingWarning) this.#d.logger.warn('many siblings', { key: Buffer.from(k).toString('hex'), partition })

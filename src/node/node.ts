@@ -80,7 +80,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     let store: ReplicaStore
     if (o.dataDir !== undefined) {
       const engine = await Engine.open(join(o.dataDir, 'engine'), { durability: o.durability })
-      store = new NativeStore(engine)
+      store = new NativeStore(engine, { ownsEngine: true })
     } else {
       store = new MemoryStore()
     }

@@ -15,8 +15,8 @@ export interface KeyspaceOptions {
   /** Last-write-wins: reads resolve siblings by timestamp (can lose writes under clock skew). */
   lww: boolean
   /** Siblings at which a write is logged as a warning, and above which it is refused. */
-  siblingWarn: number
-  siblingLimit: number
+  warnSiblings: number
+  maxSiblings: number
   /** Largest encoded object (all siblings) a write may produce. */
   maxObjectBytes: number
 }
@@ -52,9 +52,10 @@ export const keyspaceDefaults: KeyspaceOptions = Object.freeze({
   r: 'quorum',
   w: 'quorum',
   lww: false,
-  siblingWarn: 25,
-  siblingLimit: 100,
-  maxObjectBytes: 16 * 1024 * 1024 + 64 * 1024,
+  warnSiblings: 25,
+  maxSiblings: 100,
+  // Half the engine's largest value, so two concurrent maximal writes can still be merged and stored.
+  maxObjectBytes: 8 * 1024 * 1024,
 })
 
 export interface ResolvedNodeOptions {
@@ -117,9 +118,9 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   checkConsistency('keyspace.r', ks.r, ks.n)
   checkConsistency('keyspace.w', ks.w, ks.n)
   if (typeof ks.lww !== 'boolean') throw invalid(`keyspace.lww must be a boolean, got ${JSON.stringify(ks.lww)}`)
-  checkInt('keyspace.siblingWarn', ks.siblingWarn, 1, 100_000)
-  checkInt('keyspace.siblingLimit', ks.siblingLimit, ks.siblingWarn, 100_000)
-  checkInt('keyspace.maxObjectBytes', ks.maxObjectBytes, 1024, 1 << 30)
+  checkInt('keyspace.warnSiblings', ks.warnSiblings, 1, 100_000)
+  checkInt('keyspace.maxSiblings', ks.maxSiblings, ks.warnSiblings, 100_000)
+  checkInt('keyspace.maxObjectBytes', ks.maxObjectBytes, 1024, 16 * 1024 * 1024)
   const durability = o.durability ?? 'interval'
   if (!['sync', 'interval', 'none'].includes(durability)) {
     throw invalid(`durability must be 'sync', 'interval' or 'none', got ${JSON.stringify(durability)}`)
