@@ -253,3 +253,24 @@ export async function collect<T>(iterator: AsyncIterable<T>): Promise<T[]> {
 }
 
 export const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8')
+
+/** A transport that records every connect attempt (address) and request (type) the client makes. */
+export function spyTransport(inner: Transport): Transport & { connects: string[]; requests: number[] } {
+  const connects: string[] = []
+  const requests: number[] = []
+  return {
+    connects,
+    requests,
+    listen: (options) => inner.listen(options),
+    async connect(address, options) {
+      connects.push(address)
+      const connection = await inner.connect(address, options)
+      const request = connection.request.bind(connection)
+      connection.request = (type, payload, requestOptions) => {
+        requests.push(type)
+        return request(type, payload, requestOptions)
+      }
+      return connection
+    },
+  }
+}
