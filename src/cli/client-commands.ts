@@ -72,7 +72,6 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
       }
       case 'scan': {
         const limit = intArg('limit', values.limit)
-        let n = 0
         for await (const e of client.scan({
           prefix: values.prefix,
           start: values.start,
@@ -81,12 +80,12 @@ export async function clientCommand(command: string, argv: string[]): Promise<nu
         })) {
           if (values.json) console.log(JSON.stringify({ key: text(e.key), siblings: e.siblings.map((s) => text(s.value)), context: e.context }))
           else console.log(`${text(e.key)}\t${e.siblings.map((s) => text(s.value)).join(' | ')}`)
-          if (limit !== undefined && ++n >= limit) break
         }
         return 0
       }
       case 'ring': {
-        const { ring, members } = client.ring()
+        const { map: ring, members } = client.ring()
+        if (ring === undefined) throw new UsageError('no ring is known yet')
         const owned = new Map<string, number>()
         for (const owner of ring.owners) owned.set(owner, (owned.get(owner) ?? 0) + 1)
         if (values.json) {

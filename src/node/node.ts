@@ -91,7 +91,6 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     toClose.push(() => pool.close())
 
     let membership: StaticMembership | undefined
-    let coordinator: Coordinator | undefined
     const ring = (): RingMap => membership!.ring
     const durableWrites = o.durability === 'sync'
     const peers = {
@@ -103,10 +102,20 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
         return pool.request(member.address, type, payload, { timeoutMs })
       },
     }
+    const coordinator = new Coordinator({
+      self: o.id,
+      actor,
+      ring,
+      store,
+      peers,
+      clock,
+      logger,
+      keyspace: o.keyspace,
+      requestTimeoutMs: o.requestTimeoutMs,
+      durableWrites,
+    })
     const handlers = createHandlers({
-      get coordinator() {
-        return coordinator!
-      },
+      coordinator,
       store,
       ring,
       members: () => membership!.members(),
@@ -128,18 +137,6 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       logger,
       intervalMs: o.membershipIntervalMs,
       requestTimeoutMs: Math.min(o.requestTimeoutMs, 2000),
-    })
-    coordinator = new Coordinator({
-      self: o.id,
-      actor,
-      ring,
-      store,
-      peers,
-      clock,
-      logger,
-      keyspace: o.keyspace,
-      requestTimeoutMs: o.requestTimeoutMs,
-      durableWrites,
     })
     await membership.exchange()
     membership.start()
@@ -167,7 +164,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       service: coordinator,
       members: () => membership!.members(),
       ring,
-      stats: () => ({ coordinator: coordinator!.counters, members: membership!.members().length }),
+      stats: () => ({ coordinator: coordinator.counters, members: membership!.members().length }),
       close: async () => {
         logger.info('node stopping')
         await closeAll()
