@@ -288,7 +288,11 @@ export class Coordinator implements KvService {
     }
     const now = this.#d.clock.now()
     const stored = this.#d.store.get(partition, k)
-    const effectiveContext = this.#d.keyspace.lww && stored !== undefined ? contextOf(stored) : context
+    // A delete without a context removes what this replica has seen (Riak's delete reads first too);
+    // a put without one becomes a sibling, as Dynamo's semantics ask. In lww keyspaces every write
+    // supersedes what is stored.
+    const supersedeStored = stored !== undefined && (this.#d.keyspace.lww || (value === null && context === undefined))
+    const effectiveContext = supersedeStored ? contextOf(stored) : context
     const write = { value, timestamp: now, expiresAt: ttlMs > 0 ? now + ttlMs : 0 }
     const local = this.#d.store.update(partition, k, effectiveContext, this.#d.actor, write, {
       warnSiblings: this.#d.keyspace.warnSiblings,

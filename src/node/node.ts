@@ -148,7 +148,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       http = await startHttpServer({
         address: o.http,
         service: coordinator,
-        info: () => ({ nodeId: o.id, members: m.members() }),
+        info: () => ({ nodeId: o.id, members: m.members(), ring: { version: m.ring.version, checksum: m.ring.checksum, q: m.ring.q, n: m.ring.n } }),
         logger,
       })
       toClose.push(() => http!.close())

@@ -63,6 +63,11 @@ test('put, get, delete and scan through the client', async () => {
   assert.is(keys.length, 49, `scan returned ${keys.length}: ${keys.join(',')}`)
   assert.equal(keys, [...keys].sort())
   assert.not.ok(keys.includes('user:007'))
+  // A delete without a context removes every version the coordinating replica has seen.
+  await client.put('temp', 'x')
+  await client.delete('temp')
+  assert.is((await client.get('temp', { r: 'all' })).found, false)
+  figures.operations += 3
   const binary = Buffer.from([0, 1, 2, 255, 254])
   await client.put(binary, Buffer.from([9, 9, 0, 9]))
   assert.equal((await client.get(binary)).value, Buffer.from([9, 9, 0, 9]))
