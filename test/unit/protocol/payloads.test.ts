@@ -66,8 +66,25 @@ test('version negotiation picks the highest common version', () => {
 
 test('message type table is append-only and named', () => {
   // Pinned: changing any of these breaks every deployed peer.
-  assert.equal({ ...MessageType }, { PING: 1, ERROR: 2, HELLO: 3 })
+  assert.equal(
+    { ...MessageType },
+    {
+      PING: 1,
+      ERROR: 2,
+      HELLO: 3,
+      CLIENT_GET: 16,
+      CLIENT_PUT: 17,
+      CLIENT_DELETE: 18,
+      CLIENT_SCAN: 19,
+      CLIENT_RING: 20,
+      REPLICA_GET: 32,
+      REPLICA_PUT: 33,
+      REPLICA_SCAN: 34,
+      MEMBERS: 35,
+    },
+  )
   assert.is(messageTypeName(1), 'PING')
+  assert.is(messageTypeName(33), 'REPLICA_PUT')
   assert.is(messageTypeName(999), 'type 999')
 })
 
