@@ -116,30 +116,19 @@ class RingkvClient implements Client {
   async start(): Promise<void> {
     const seeds = this.#options.seeds
     const first = this.#random.int(seeds.length)
-    let reached = false
-    let lastError: RingkvError | undefined
-    for (let i = 0; i < seeds.length; i++) {
-      const seed = seeds[(first + i) % seeds.length] as string
-      try {
-        await this.#fetchRing(seed, () => (reached = true))
-        this.#scheduleRefresh()
-        return
-      } catch (error) {
-        lastError = toRingkvError(error)
-        this.#checkOpen(lastError)
-      }
-    }
-    if (!reached) {
-      const e = lastError as RingkvError
+    const outcome = await this.#fetchRingFromAny(seeds.map((_, i) => seeds[(first + i) % seeds.length] as string))
+    this.#checkOpen(outcome.error)
+    if (!outcome.reached) {
+      const e = outcome.error as RingkvError
       throw new RingkvError(e.code, `cannot reach any seed (${seeds.join(', ')}): ${e.message}`, {
         cause: e,
         details: { seeds: [...seeds] },
       })
     }
-    // Seeds answer but send no ring (not ready yet, or an older node): route round-robin until one does.
-    this.#log.warn('no seed sent a ring map; coordinators are picked round-robin until one does', {
-      error: lastError,
-    })
+    if (!outcome.ok) {
+      // Seeds answer but send no ring (not ready yet, or an older node): round-robin until one does.
+      this.#log.warn('no seed sent a ring map; coordinators are picked round-robin until one does', { error: outcome.error })
+    }
     this.#scheduleRefresh()
   }
 
@@ -270,11 +259,15 @@ class RingkvClient implements Client {
   #noteFailure(address: string, error: RingkvError, delivered: Delivery): void {
     if (delivered === 'no' && error.code !== ErrorCode.OVERLOADED) {
       // No connection: try this node last for a while, and ask whether the ring still has it.
-      if (this.#options.markDownMs > 0) this.#router.markDown(address, this.#clock.monotonic() + this.#options.markDownMs)
+      this.#markDown(address)
       this.#staleRing()
     } else if (RING_STALE_CODES.has(error.code)) {
       this.#staleRing()
     }
+  }
+
+  #markDown(address: string): void {
+    if (this.#options.markDownMs > 0) this.#router.markDown(address, this.#clock.monotonic() + this.#options.markDownMs)
   }
 
   #checkOpen(cause: RingkvError | undefined): void {
@@ -283,40 +276,46 @@ class RingkvClient implements Client {
 
   // ---- the ring -----------------------------------------------------------------------------------------
 
-  /** Fetch the ring map and members from `address`; `connected` runs once the connection is made. */
-  async #fetchRing(address: string, connected?: () => void): Promise<void> {
-    let connection: Connection
-    try {
-      connection = await this.#pool.get(address)
-    } catch (error) {
-      if (this.#options.markDownMs > 0) this.#router.markDown(address, this.#clock.monotonic() + this.#options.markDownMs)
-      throw error
+  /**
+   * Ask `addresses` in order until one sends its ring: whether one did, whether any could be connected to,
+   * and the last error.
+   */
+  async #fetchRingFromAny(addresses: readonly string[]): Promise<{ ok: boolean; reached: boolean; error: RingkvError | undefined }> {
+    let reached = false
+    let error: RingkvError | undefined
+    for (const address of addresses) {
+      if (this.#closed) break
+      let connection: Connection
+      try {
+        connection = await this.#pool.get(address)
+      } catch (caught) {
+        error = toRingkvError(caught)
+        this.#markDown(address)
+        continue
+      }
+      reached = true
+      try {
+        const reply = await connection.request(MessageType.CLIENT_RING, EMPTY, { timeoutMs: replyWaitMs(this.#options.timeoutMs) })
+        const { ring, members } = decodeRingReply(reply)
+        const map = ring.length === 0 ? undefined : decodeRingMap(ring)
+        const before = this.#router.snapshot.map
+        if (this.#router.update(map, members) && map !== undefined && map.checksum !== before?.checksum) {
+          this.#log.debug('ring map adopted', { from: address, version: map.version, members: members.length })
+        }
+        return { ok: true, reached, error: undefined }
+      } catch (caught) {
+        error = toRingkvError(caught)
+      }
     }
-    connected?.()
-    const reply = await connection.request(MessageType.CLIENT_RING, EMPTY, { timeoutMs: replyWaitMs(this.#options.timeoutMs) })
-    const { ring, members } = decodeRingReply(reply)
-    const map = ring.length === 0 ? undefined : decodeRingMap(ring)
-    const before = this.#router.snapshot.map
-    if (this.#router.update(map, members) && map !== undefined && map.checksum !== before?.checksum) {
-      this.#log.debug('ring map adopted', { from: address, version: map.version, members: members.length })
-    }
+    return { ok: false, reached, error }
   }
 
   /** Ask every known node in turn (the next one round-robin first, nodes marked down last) until one answers. */
   async #refresh(): Promise<void> {
     const now = this.#clock.monotonic()
     const first = this.#router.pick(undefined, now)
-    const list = [first, ...this.#router.candidates(undefined, now).filter((a) => a !== first)]
-    let lastError: unknown
-    for (let i = 0; i < list.length && !this.#closed; i++) {
-      try {
-        await this.#fetchRing(list[i] as string)
-        return
-      } catch (error) {
-        lastError = error
-      }
-    }
-    if (!this.#closed) throw lastError
+    const outcome = await this.#fetchRingFromAny([first, ...this.#router.candidates(undefined, now).filter((a) => a !== first)])
+    if (!outcome.ok && !this.#closed) throw outcome.error
   }
 
   /** A node said our ring is stale (or a member stopped accepting connections): fetch it soon. */

@@ -3,8 +3,9 @@
 //
 // What may be retried depends on what failed and how far the request got:
 //
-//   delivered  'no'     it never left the client: the connection could not be made, was not open, or our
-//                       queue refused it (ERR_OVERLOADED). Safe to send anywhere, reads and writes alike.
+//   delivered  'no'     it never left the client (the connection could not be made or was not open), or it
+//                       was refused unprocessed: ERR_OVERLOADED, from our own send queue or from a node
+//                       shedding load. Safe to send anywhere, reads and writes alike.
 //              'maybe'  it was handed to a connection that then timed out or closed: the node may have
 //                       applied it.
 //              'yes'    the node answered with an error.

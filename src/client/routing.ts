@@ -35,6 +35,11 @@ export class Router {
   #all: readonly string[]
   /** Per partition, the addresses of its primaries (those with a known address); filled lazily. */
   #primaries: (readonly string[] | undefined)[] = []
+  /**
+   * Set when every key has the same primaries: the ring has at most N owners (3 nodes with N = 3), so every
+   * owner replicates every key. The pick then needs no hash of the key.
+   */
+  #everyKey: readonly string[] | undefined
   /** Address -> monotonic time until which it is tried last. */
   readonly #downUntil = new Map<string, number>()
   #turn = 0
@@ -64,6 +69,11 @@ export class Router {
     this.#snapshot = Object.freeze({ map, members: Object.freeze([...members]) })
     this.#addressOf = new Map(members.map((m) => [m.id, m.address]))
     this.#primaries = map === undefined ? [] : new Array<readonly string[] | undefined>(map.q)
+    this.#everyKey = undefined
+    if (map !== undefined) {
+      const owners = new Set(map.owners)
+      if (owners.size <= map.n) this.#everyKey = [...owners].flatMap((id) => this.#addressOf.get(id) ?? [])
+    }
     const all = new Set<string>()
     for (const m of map?.members ?? []) {
       const address = this.#addressOf.get(m.id)
@@ -142,6 +152,7 @@ export class Router {
   #primaryAddresses(key: Uint8Array): readonly string[] | undefined {
     const map = this.#snapshot.map
     if (map === undefined || !this.#tokenAware) return undefined
+    if (this.#everyKey !== undefined) return this.#everyKey
     const partition = partitionOf(key, map.q)
     let addresses = this.#primaries[partition]
     if (addresses === undefined) {

@@ -22,7 +22,10 @@ test('tcp: close() closes the connection to every node', async () => {
   assert.equal(cluster.nodes.map((n) => n.server.connections.size), [1, 1, 1])
   await client.close()
   assert.ok(client.closed)
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  // The nodes see the close once the FIN arrives: poll (up to 2 s) rather than guess a delay.
+  for (let i = 0; i < 200 && cluster.nodes.some((n) => n.server.connections.size > 0); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
   assert.equal(cluster.nodes.map((n) => n.server.connections.size), [0, 0, 0])
   await cluster.close()
 })

@@ -249,7 +249,7 @@ test('tcp: a stopped node (connection refused) is routed around, reads and write
 
 test('tcp: a slow node times out for real and the read goes elsewhere', async () => {
   const cluster = await TestCluster.start({ transport: tcpTransport(), listenAddress: '127.0.0.1:0', clock: network.clock, nodes: 3, n: 2 })
-  const client = await connect({ seeds: cluster.seeds, random: new SeededRandom(9), timeoutMs: 40 })
+  const client = await connect({ seeds: cluster.seeds, random: new SeededRandom(9), timeoutMs: 200 })
   const key = 'tcp-slow'
   const [a, b] = primariesOf(cluster, key) as [string, string]
   failOn(cluster, a, MessageType.CLIENT_GET, 'hang')

@@ -61,6 +61,18 @@ test('N = 2 of 3 nodes: each request reaches a primary of its key, rotating over
   await c.close()
 })
 
+test('N = 3 of 3 nodes: every node replicates every key, and requests rotate over all of them', async () => {
+  const c = await cluster(3)
+  const kv = await client(c.seeds)
+  c.clearReceived()
+  for (let i = 0; i < 30; i++) await kv.get(keys[i] as string)
+  const counts = new Map<string, number>()
+  for (const node of c.receivers(MessageType.CLIENT_GET)) counts.set(node, (counts.get(node) ?? 0) + 1)
+  assert.equal([...counts.values()], [10, 10, 10])
+  await kv.close()
+  await c.close()
+})
+
 test('one seed is enough: the ring reply tells the other members\' addresses', async () => {
   const c = await cluster(1)
   const kv = await client([c.seeds[0] as string])
