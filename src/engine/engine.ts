@@ -274,6 +274,15 @@ export class Engine {
     }
   }
 
+  /** Resolves once everything written so far is fsynced, whatever the durability mode. */
+  async sync(): Promise<void> {
+    try {
+      await this.#native.syncTo(this.#native.writeOut())
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+  }
+
   /** Everything written so far survives a crash of this process once this returns. */
   writeOutSync(): void {
     try {

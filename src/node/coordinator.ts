@@ -308,8 +308,9 @@ export class Coordinator implements KvService {
       feed()
       if (core.status() !== 'pending' || pending.size === 0) waiter.wake()
     }
-    local.durable.then(
-      () => settle(this.#d.self, () => core.ack(this.#d.self, { durable: this.#d.durableWrites })),
+    const localDurable = dw > 0 && !this.#d.durableWrites ? local.durable.then(() => this.#d.store.sync()) : local.durable
+    localDurable.then(
+      () => settle(this.#d.self, () => core.ack(this.#d.self, { durable: dw > 0 || this.#d.durableWrites })),
       (e: unknown) => settle(this.#d.self, () => core.error(this.#d.self, codeOf(e))),
     )
     const encoded = encodeEnvelope(local.stored)

@@ -116,7 +116,9 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
         const q = decodeReplicaPut(payload)
         const { durable } = store.merge(q.partition, Buffer.from(q.key), decodeEnvelope(q.envelope, { copy: true }))
         await durable
-        return encodeReplicaPutReply(d.durableWrites)
+        // Asked for a durable acknowledgement (DW) while writes are not fsynced on their own: fsync now.
+        if (q.durable && !d.durableWrites) await store.sync()
+        return encodeReplicaPutReply(q.durable || d.durableWrites)
       },
     ],
     [

@@ -166,6 +166,12 @@ export class MemoryStore implements ReplicaStore {
     }
   }
 
+  /** The memory backing has no disk: a write is as durable as it will ever be once applied. */
+  sync(): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError())
+    return Promise.resolve()
+  }
+
   stats(): StoreStats {
     return { ...this.#stats }
   }

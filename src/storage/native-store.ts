@@ -150,6 +150,11 @@ export class NativeStore implements ReplicaStore {
     return this.#watch(this.engine.delete(storageKey))
   }
 
+  sync(): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError())
+    return this.engine.sync()
+  }
+
   stats(): StoreStats {
     return { ...this.#stats }
   }

@@ -158,6 +158,11 @@ export interface ReplicaStore {
    * then `remove` with no await between) so that a write arriving meanwhile is not removed with it.
    */
   remove(partition: number, key: Uint8Array): Promise<void>
+  /**
+   * Resolves once every write applied so far is fsynced, whatever the engine's durability mode: what a
+   * replica does before acknowledging a write as durable (DW).
+   */
+  sync(): Promise<void>
   stats(): StoreStats
   /** Waits for pending writes; afterwards every method fails with ERR_CLOSED. */
   close(): Promise<void>

@@ -63,6 +63,9 @@ test('put, get, delete and scan through the client', async () => {
   assert.is(keys.length, 49, `scan returned ${keys.length}: ${keys.join(',')}`)
   assert.equal(keys, [...keys].sort())
   assert.not.ok(keys.includes('user:007'))
+  // Durable acknowledgements from every replica, although the nodes fsync on an interval.
+  await client.put('durable', 'yes', { w: 'all', dw: 'all' })
+  figures.operations++
   // A delete without a context removes every version the coordinating replica has seen.
   await client.put('temp', 'x')
   await client.delete('temp')

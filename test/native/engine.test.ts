@@ -58,6 +58,17 @@ for (const durability of ['sync', 'interval', 'none'] as const) {
   })
 }
 
+test("sync() fsyncs the log whatever the durability mode", async () => {
+  const { dir, remove } = tempDir()
+  const db = await Engine.open(dir, { durability: 'none', syncIntervalMs: 60_000 })
+  await db.put('k', 'v')
+  const before = db.stats().walFsyncs
+  await db.sync()
+  assert.ok(db.stats().walFsyncs > before, 'sync() performed an fsync')
+  await db.close()
+  remove()
+})
+
 test('writeBatch is atomic and validates every op', async () => {
   const { dir, remove } = tempDir()
   const db = await Engine.open(dir)
