@@ -17,7 +17,7 @@
 // itself. The client never sees more than the code and message.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { RingkvError } from '../errors.ts'
 import type { KvService } from '../cluster/api.ts'
@@ -129,6 +129,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   server.on('request', (req: IncomingMessage, res: ServerResponse) => handle(state, req, res, false))
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(state, req, res, true))
   server.on('clientError', (err: Error, socket: Duplex) => onClientError(state, err, socket))
+  const sockets = new Set<Socket>()
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {
@@ -157,11 +162,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
           clock.clearTimeout(timer)
           resolve()
         })
+        // Node's closeIdleConnections spares connections that have not finished a first request (connected,
+        // or half-way through headers); nobody waits for an answer on those either.
         server.closeIdleConnections()
+        for (const socket of sockets) if (!inFlight(socket)) socket.destroy()
       })
       return closed
     },
   }
+}
+
+/** The response Node is writing on a connection, if any (Node's own bookkeeping, as its clientError handler uses). */
+function currentResponse(socket: Duplex): ServerResponse | null | undefined {
+  return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage
+}
+
+function inFlight(socket: Duplex): boolean {
+  return currentResponse(socket) != null
 }
 
 // ---- requests -----------------------------------------------------------------------------------
@@ -363,16 +380,28 @@ const PARSER_ERRORS: ReadonlyMap<string, readonly [number, string, string]> = ne
 
 /**
  * A request Node's parser refused (malformed HTTP, a non-ASCII byte in the URL, headers too large, too slow):
- * answered in JSON like every other error when the socket can still take an answer, then closed.
+ * answered in JSON like every other error when the socket can still take an answer, then closed. As in Node's
+ * own handler, never when an answer on this connection has already started.
  */
 function onClientError(state: State, err: Error, socket: Duplex): void {
   const code = (err as NodeJS.ErrnoException).code ?? ''
-  // As Node's own handler: answer only when no response of this connection has started.
-  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage
-  if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || (inFlight != null && inFlight.headersSent)) {
+  if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable) {
     socket.destroy()
     return
   }
+  const response = currentResponse(socket)
+  if (response != null && response.req.complete) {
+    // The bad bytes follow a request still being answered (a pipelined request, or a body the client did not
+    // frame, e.g. after `Connection: close`): a second answer would garble the first. Finish it, then close.
+    if (state.logger.isEnabled('debug')) state.logger.debug('http parse error after a request', { parserCode: code, message: err.message })
+    response.once('close', () => (socket as Socket).destroySoon())
+    return
+  }
+  if (response != null && response.headersSent) {
+    socket.destroy()
+    return
+  }
+  // No request, or one whose own body is malformed (its handler, waiting for the body, sees the socket close).
   const known = PARSER_ERRORS.get(code)
   const [status, errorCode, message] = known ?? [400, 'ERR_BAD_REQUEST', `malformed HTTP request (${(err as { reason?: string }).reason ?? err.message})`]
   if (state.logger.isEnabled('debug')) state.logger.debug('http parse error', { status, code: errorCode, parserCode: code, message: err.message })
