@@ -31,6 +31,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const utf8 = new TextEncoder()
 const utf8Strict = new TextDecoder('utf-8', { fatal: true })
 
+function isAscii(v: string): boolean {
+  for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) >= 0x80) return false
+  return true
+}
+
 function bad(message: string): RingkvError {
   return new RingkvError('ERR_BAD_GOSSIP', `bad gossip message: ${message}`)
 }
@@ -65,6 +70,13 @@ class Writer {
 
   str(v: string, what: string): void {
     if (typeof v !== 'string' || v.length === 0) throw bad(`${what} must be a non-empty string`)
+    // Ids and addresses are nearly always ASCII: copy the code units, skipping TextEncoder's per-call cost.
+    if (v.length <= MAX_STRING_BYTES && isAscii(v)) {
+      this.#room(1 + v.length)
+      this.#buf[this.#pos++] = v.length
+      for (let i = 0; i < v.length; i++) this.#buf[this.#pos++] = v.charCodeAt(i)
+      return
+    }
     if (LONE_SURROGATE.test(v)) throw bad(`${what} contains a lone surrogate`)
     const bytes = utf8.encode(v)
     if (bytes.length > MAX_STRING_BYTES) throw bad(`${what} is ${bytes.length} UTF-8 bytes; the limit is ${MAX_STRING_BYTES}`)
@@ -125,6 +137,13 @@ class Reader {
     this.#need(n, what)
     const bytes = this.#buf.subarray(this.#pos, this.#pos + n)
     this.#pos += n
+    let ascii = true
+    for (let i = 0; i < n && ascii; i++) ascii = bytes[i]! < 0x80
+    if (ascii) {
+      let out = ''
+      for (let i = 0; i < n; i++) out += String.fromCharCode(bytes[i]!)
+      return out
+    }
     try {
       return utf8Strict.decode(bytes)
     } catch {

@@ -237,12 +237,18 @@ export class GossipState {
 
   /** Peers (not us) that are up. */
   livePeers(): MemberState[] {
-    return this.members().filter((m) => m.id !== this.#self && this.isUp(m.id))
+    const out: MemberState[] = []
+    for (const m of this.#members.values()) if (m.id !== this.#self && this.isUp(m.id)) out.push(m)
+    return out
   }
 
   /** Peers (not us, not removed) that are down: convicted here, or saying so. */
   downPeers(): MemberState[] {
-    return this.members().filter((m) => m.id !== this.#self && m.status !== 'removed' && !this.isUp(m.id))
+    const out: MemberState[] = []
+    for (const m of this.#members.values()) {
+      if (m.id !== this.#self && m.status !== 'removed' && !this.isUp(m.id)) out.push(m)
+    }
+    return out
   }
 
   /** The detector's current suspicion of a peer. */
@@ -290,9 +296,11 @@ export class GossipState {
     return next
   }
 
-  /** SYN: (generation, version) of every member we know, tombstones included. */
+  /** SYN: (generation, version) of every member we know, tombstones included (in the order first heard of). */
   digest(): DigestEntry[] {
-    return this.members().map((m) => ({ id: m.id, generation: m.generation, version: m.version }))
+    const out: DigestEntry[] = []
+    for (const m of this.#members.values()) out.push({ id: m.id, generation: m.generation, version: m.version })
+    return out
   }
 
   /**
@@ -316,7 +324,6 @@ export class GossipState {
       else if (cmp > 0) wants.push({ id: ours.id, generation: ours.generation, version: ours.version })
     }
     for (const m of this.#members.values()) if (!seen.has(m.id)) states.push(m)
-    states.sort(byId)
     return { states, wants }
   }
 
@@ -330,7 +337,6 @@ export class GossipState {
       const ours = this.#members.get(want.id)
       if (ours !== undefined && compareVersions(ours, want) > 0) states.push(ours)
     }
-    states.sort(byId)
     return { states, wants: [] }
   }
 
@@ -413,7 +419,8 @@ export class GossipState {
         if (always || random.next() < this.#seeds.length / (live.length + down.length)) {
           const address = this.#seeds[random.int(this.#seeds.length)]!
           if (!targets.some((t) => t.address === address)) {
-            const id = this.members().find((m) => m.address === address && m.id !== this.#self)?.id
+            let id: string | undefined
+            for (const m of this.#members.values()) if (m.address === address && m.id !== this.#self) id = m.id
             targets.push({ id, address, reason: 'seed' })
           }
         }

@@ -27,7 +27,10 @@ export interface PhiOptions {
   windowSize?: number
   /** Lower bound of the standard deviation, ms. Default 500. */
   minStdDeviationMs?: number
-  /** Added to the mean interval: silence this much longer than usual costs nothing extra. Default 1000 ms. */
+  /**
+   * Added to the mean interval: silence this much longer than usual costs nothing extra. Default 3000 ms (as
+   * Akka cluster): heartbeats reach us over gossip, and a few rounds without news of a member are normal.
+   */
   acceptablePauseMs?: number
   /** The interval assumed before any is observed. Default 1000 ms (one gossip round). */
   firstHeartbeatEstimateMs?: number
@@ -49,7 +52,7 @@ export function phiSettings(options: PhiOptions = {}): PhiSettings {
   const s = {
     windowSize: options.windowSize ?? 1000,
     minStdDeviationMs: options.minStdDeviationMs ?? 500,
-    acceptablePauseMs: options.acceptablePauseMs ?? 1000,
+    acceptablePauseMs: options.acceptablePauseMs ?? 3000,
     firstHeartbeatEstimateMs: options.firstHeartbeatEstimateMs ?? 1000,
     maxSampleMs: options.maxSampleMs ?? 30_000,
   }
@@ -67,34 +70,41 @@ export function phiSettings(options: PhiOptions = {}): PhiSettings {
   return Object.freeze(s)
 }
 
-/** A bounded window of inter-arrival times with running sums. */
+/**
+ * A bounded window of inter-arrival times with running sums. The array grows as samples come (a cluster of
+ * S nodes holds S - 1 windows per node, most of them short-lived at startup) and then wraps around.
+ */
 class IntervalWindow {
-  readonly #samples: Float64Array
+  readonly #samples: number[] = []
+  readonly #size: number
   #next = 0
-  #count = 0
   #sum = 0
   #sumSquares = 0
 
   constructor(size: number) {
-    this.#samples = new Float64Array(size)
+    this.#size = size
   }
 
   add(x: number): void {
-    if (this.#count === this.#samples.length) {
+    if (this.#samples.length < this.#size) {
+      this.#samples.push(x)
+    } else {
       const old = this.#samples[this.#next]!
       this.#sum -= old
       this.#sumSquares -= old * old
-    } else {
-      this.#count++
+      this.#samples[this.#next] = x
+      this.#next = (this.#next + 1) % this.#size
     }
-    this.#samples[this.#next] = x
-    this.#next = (this.#next + 1) % this.#samples.length
     this.#sum += x
     this.#sumSquares += x * x
   }
 
+  get #count(): number {
+    return this.#samples.length
+  }
+
   get count(): number {
-    return this.#count
+    return this.#samples.length
   }
 
   get mean(): number {

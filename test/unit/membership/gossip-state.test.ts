@@ -51,7 +51,7 @@ test('delta sends only what the peer lacks, and wants what it has newer', () => 
   assert.equal(answer.wants, [])
   const unknown = b.delta([{ id: 'z', generation: 5, version: 5 }])
   assert.equal(unknown.wants, [{ id: 'z', generation: 0, version: 0 }])
-  assert.equal(unknown.states.map((s) => s.id), ['a', 'b'])
+  assert.equal(unknown.states.map((s) => s.id).sort(), ['a', 'b'])
 })
 
 test('a higher generation wins over a higher version (restart)', () => {
@@ -103,7 +103,7 @@ test('a silent peer is convicted locally, then up again when its version advance
     }
   }
   assert.ok(downAt > 0, 'b is convicted')
-  assert.ok(downAt - 29_000 >= 3000 && downAt - 29_000 <= 7000, `convicted ${downAt - 29_000} ms after its last heartbeat`)
+  assert.ok(downAt - 29_000 >= 5000 && downAt - 29_000 <= 9000, `convicted ${downAt - 29_000} ms after its last heartbeat`)
   assert.not.ok(a.isUp('b'))
   assert.equal(a.downPeers().map((m) => m.id), ['b'])
   // The verdict is local: b's gossiped status is still its own.
@@ -212,7 +212,7 @@ test('merge is order-independent: any exchange order ends in the same views', ()
       }
       // A full round-robin afterwards converges everyone to the same digest.
       for (let k = 0; k < 2; k++) for (const x of nodes) for (const y of nodes) if (x !== y) exchange(x, y, t)
-      const digests = nodes.map((n) => JSON.stringify(n.digest()))
+      const digests = nodes.map((n) => JSON.stringify(n.digest().sort((x, y) => (x.id < y.id ? -1 : 1))))
       assert.ok(digests.every((d) => d === digests[0]))
       for (const n of nodes) assert.is(n.members().length, 4)
     }),
