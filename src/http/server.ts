@@ -358,7 +358,12 @@ function send(state: State, req: IncomingMessage, res: ServerResponse, reply: Re
   } else if (reply.status !== 204) {
     headers['Content-Length'] = 0
   }
-  if (reply.context !== undefined) headers[CONTEXT_HEADER] = reply.context
+  if (reply.context !== undefined) {
+    // The one header value that comes from elsewhere (the service). Checked here, because a writeHead that
+    // throws half-way leaves the response unusable for the 500 that must follow.
+    http.validateHeaderValue(CONTEXT_HEADER, reply.context)
+    headers[CONTEXT_HEADER] = reply.context
+  }
   if (reply.allow !== undefined) headers['Allow'] = reply.allow
   if (reply.retryAfter !== undefined) headers['Retry-After'] = String(reply.retryAfter)
   if (state.closing || bodyUnread(req)) {

@@ -128,6 +128,20 @@ test('anything else is 500 ERR_INTERNAL: message logged at error, never sent (no
   assert.is((await request(t, 'GET', '/kv/x')).json().error.message.length, 1024)
 })
 
+test('a reply Node refuses to write (a context that is not a valid header value) becomes a 500', async () => {
+  const put = t.kv.put
+  t.kv.put = async () => ({ context: 'bad\r\nX-Injected: 1' })
+  try {
+    const res = await request(t, 'PUT', '/kv/x', { body: 'v' })
+    assert.is(res.status, 500)
+    assert.is(res.headers['x-injected'], undefined)
+    assert.equal(res.json(), { error: { code: 'ERR_INTERNAL', message: 'internal error' } })
+    assert.is(t.logs.find((l) => l['level'] === 'error')?.['msg'], 'http reply failed')
+  } finally {
+    t.kv.put = put
+  }
+})
+
 test('unknown routes: 404 ERR_UNKNOWN_ROUTE for any method', async () => {
   for (const [method, path] of [
     ['GET', '/'],
