@@ -802,9 +802,10 @@ impl Inner {
         let v = self.version.load();
         let seqno = self.visible_seqno.load(Ordering::Acquire);
         let now = now_ms();
+        let hash = key_hash(key);
         let mut f = Some(f);
         for m in v.memtables() {
-            let hit = m.get_with(key, seqno, |found| {
+            let hit = m.get_hashed(key, hash, seqno, |found| {
                 if is_live(found.kind, found.expires_at, now) {
                     Some(f.take().map(|f| f(found.value)))
                 } else {
@@ -821,7 +822,6 @@ impl Inner {
             }
             return Ok(f.take().map(|f| f(&row.value)));
         }
-        let hash = key_hash(key);
         let generation = self.cache.generation(hash);
         let tables = v.levels.iter().enumerate().flat_map(
             |(l, ts)| -> Box<dyn Iterator<Item = &Arc<Table>>> {
