@@ -816,7 +816,7 @@ impl Inner {
                 return Ok(result.flatten());
             }
         }
-        if let Some(row) = self.cache.get(key) {
+        if let Some(row) = self.cache.get(key, hash) {
             if row.expires_at != 0 && row.expires_at <= now {
                 return Ok(None);
             }
@@ -846,7 +846,7 @@ impl Inner {
                 if !is_live(found.kind, found.expires_at, now) {
                     return Ok(None);
                 }
-                if self.cache.enabled() {
+                if self.cache.admit(hash) {
                     let row = CachedRow {
                         value: Arc::from(found.value),
                         expires_at: found.expires_at,
