@@ -92,6 +92,9 @@ export interface MerkleSummary {
 export type EngineStats = NativeStats
 
 const RESOLVED: Promise<void> = Promise.resolve()
+/** Values up to this size come back through the reusable read buffer; larger ones grow it, up to READ_BUFFER_MAX. */
+const READ_BUFFER_BYTES = 64 * 1024
+const READ_BUFFER_MAX = 16 * 1024 * 1024
 const DEFAULT_SCAN_BATCH = 256
 const SCAN_BATCH_BYTES = 1 << 20
 
@@ -171,12 +174,17 @@ function newTurn(): Turn {
 export class Engine {
   readonly #native: NativeEngine
   readonly #durability: Durability
+  /** The native point read (crates/napi/src/fastget.rs): copies a value into #readBuffer. */
+  readonly #getInto: (key: Uint8Array, out: Uint8Array) => number
+  /** Reused by every `get`; its own ArrayBuffer (never Node's shared pool). */
+  #readBuffer: Buffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
   #turn: Turn | null = null
   #closed = false
 
   private constructor(handle: NativeEngine) {
     this.#native = handle
     this.#durability = handle.durability as Durability
+    this.#getInto = handle.reader()
   }
 
   /**
@@ -215,13 +223,29 @@ export class Engine {
     return this.#closed
   }
 
+  /** The live value of `key` as a fresh Buffer the caller owns, or undefined. */
   get(key: Key): Buffer | undefined {
     const k = toBytes(key, 'key')
+    let n: number
     try {
-      return this.#native.get(k) ?? undefined
+      n = this.#getInto(k, this.#readBuffer)
+      if (n > this.#readBuffer.length) {
+        // Larger than the read buffer: grow it (up to a bound) and read again; beyond the bound,
+        // take the copying call. A write from another thread in between just means this read
+        // sees the newer value, as it would have a moment later.
+        if (n > READ_BUFFER_MAX) return this.#native.get(k) ?? undefined
+        this.#readBuffer = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(n)))
+        return this.get(k)
+      }
     } catch (e) {
       throw toRingkvError(e)
     }
+    if (n < 0) return undefined
+    // Node's pooled allocation (like Buffer.from and fs reads): values under 4 KiB share a slab
+    // ArrayBuffer with other Buffers, which is several times cheaper than an ArrayBuffer each.
+    const value = Buffer.allocUnsafe(n)
+    this.#readBuffer.copy(value, 0, 0, n)
+    return value
   }
 
   getMany(keys: readonly Key[]): (Buffer | undefined)[] {

@@ -65,6 +65,12 @@ export interface NativeEngine {
   readonly path: string
   readonly durability: string
   get(key: Uint8Array): Buffer | null
+  /**
+   * The point-read fast path (crates/napi/src/fastget.rs): a function bound to this handle.
+   * `getInto(key, out)` returns -1 for a missing key, else the value's length n, having copied the
+   * value to out[0..n] when n <= out.length (and left out untouched otherwise).
+   */
+  reader(): (key: Uint8Array, out: Uint8Array) => number
   getMany(packedKeys: Uint8Array): Buffer
   put(key: Uint8Array, value: Uint8Array, expiresAt?: number): number
   delete(key: Uint8Array): number

@@ -29,6 +29,29 @@ test('put, get, delete and getMany round-trip binary keys and values', async () 
   }
 })
 
+test('get returns a fresh Buffer per call, for values of any size', async () => {
+  const { dir, remove } = tempDir()
+  const db = await Engine.open(dir, { maxValueBytes: 20 * 1024 * 1024 })
+  try {
+    const sizes = [0, 1, 16, 1024, 4095, 4096, 64 * 1024, 64 * 1024 + 1, 300 * 1024, 17 * 1024 * 1024]
+    const values = sizes.map((n, i) => Buffer.alloc(n, i + 1))
+    await db.writeBatch(sizes.map((n, i) => ({ type: 'put' as const, key: `v${n}`, value: values[i]! })))
+    for (const round of [0, 1]) {
+      const got = sizes.map((n) => db.get(`v${n}`))
+      got.forEach((v, i) => assert.ok(v !== undefined && Buffer.isBuffer(v) && v.equals(values[i]!), `size ${sizes[i]}, round ${round}`))
+      // Later reads never change an earlier result, and changing a result changes nothing stored.
+      got[3]!.fill(0)
+      assert.ok(got[2]!.equals(values[2]!))
+      assert.ok(db.get('v1024')!.equals(values[3]!))
+      if (round === 0) await db.flush()
+    }
+    assert.is(db.get('nope'), undefined)
+  } finally {
+    await db.close()
+    remove()
+  }
+})
+
 test('a write is visible before its promise resolves', async () => {
   const { dir, remove } = tempDir()
   const db = await Engine.open(dir)

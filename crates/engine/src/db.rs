@@ -37,7 +37,7 @@ use crate::merge::{LevelIter, LiveIter, MergeIter};
 use crate::merkle::{entry_hash, segment_of, MerkleBuilder, MerkleSummary};
 use crate::options::{Durability, Options};
 use crate::sstable::{Table, TableBuilder, TableOptions};
-use crate::types::{is_live, now_ms, SeqNo};
+use crate::types::{is_live, now_ms, SeqNo, ValueKind};
 use crate::wal::{self, WalWriter};
 
 pub struct Db {
@@ -801,11 +801,11 @@ impl Inner {
         self.check_open()?;
         let v = self.version.load();
         let seqno = self.visible_seqno.load(Ordering::Acquire);
-        let now = now_ms();
+        let hash = key_hash(key);
         let mut f = Some(f);
         for m in v.memtables() {
-            let hit = m.get_with(key, seqno, |found| {
-                if is_live(found.kind, found.expires_at, now) {
+            let hit = m.get_hashed(key, hash, seqno, |found| {
+                if live_now(found.kind, found.expires_at) {
                     Some(f.take().map(|f| f(found.value)))
                 } else {
                     None
@@ -815,48 +815,57 @@ impl Inner {
                 return Ok(result.flatten());
             }
         }
-        if let Some(row) = self.cache.get(key) {
-            if row.expires_at != 0 && row.expires_at <= now {
+        if let Some(row) = self.cache.get(key, hash) {
+            if !live_now(ValueKind::Put, row.expires_at) {
                 return Ok(None);
             }
             return Ok(f.take().map(|f| f(&row.value)));
         }
-        let hash = key_hash(key);
         let generation = self.cache.generation(hash);
-        let tables = v.levels.iter().enumerate().flat_map(
-            |(l, ts)| -> Box<dyn Iterator<Item = &Arc<Table>>> {
-                if l == 0 {
-                    Box::new(ts.iter())
-                } else {
-                    Box::new(
-                        crate::version::Version::find_in_level(ts, key)
-                            .and_then(|i| ts.get(i))
-                            .into_iter(),
-                    )
-                }
-            },
-        );
+        // L0 newest first, then the one table per deeper level whose range holds the key.
+        let (l0, deeper): (&[Arc<Table>], &[Vec<Arc<Table>>]) = match v.levels.split_first() {
+            Some((l0, deeper)) => (l0, deeper),
+            None => (&[], &[]),
+        };
+        let tables = l0.iter().chain(deeper.iter().filter_map(|ts| {
+            crate::version::Version::find_in_level(ts, key).and_then(|i| ts.get(i))
+        }));
+        let (mut checks, mut skips) = (0, 0);
+        let mut found_in_table = None;
         for t in tables {
-            self.counters.bloom_checks.fetch_add(1, Ordering::Relaxed);
+            checks += 1;
             if !t.may_contain(hash) {
-                self.counters.bloom_skips.fetch_add(1, Ordering::Relaxed);
+                skips += 1;
                 continue;
             }
             if let Some(found) = t.get(key, SeqNo::MAX)? {
-                if !is_live(found.kind, found.expires_at, now) {
-                    return Ok(None);
-                }
-                if self.cache.enabled() {
-                    let row = CachedRow {
-                        value: Arc::from(found.value),
-                        expires_at: found.expires_at,
-                    };
-                    self.cache.insert(key, hash, generation, row);
-                }
-                return Ok(f.take().map(|f| f(found.value)));
+                found_in_table = Some(found);
+                break;
             }
         }
-        Ok(None)
+        // Counted once per read rather than per table: the counters are shared by every thread.
+        self.counters
+            .bloom_checks
+            .fetch_add(checks, Ordering::Relaxed);
+        if skips > 0 {
+            self.counters
+                .bloom_skips
+                .fetch_add(skips, Ordering::Relaxed);
+        }
+        let Some(found) = found_in_table else {
+            return Ok(None);
+        };
+        if !live_now(found.kind, found.expires_at) {
+            return Ok(None);
+        }
+        if self.cache.admit(hash) {
+            let row = CachedRow {
+                value: Arc::from(found.value),
+                expires_at: found.expires_at,
+            };
+            self.cache.insert(key, hash, generation, row);
+        }
+        Ok(f.take().map(|f| f(found.value)))
     }
 
     fn flush_loop(&self) {
@@ -1140,6 +1149,13 @@ impl Inner {
             write_batches: load(&c.write_batches),
         }
     }
+}
+
+/// `is_live` at the current time, reading the clock only for a value that can expire.
+#[inline]
+fn live_now(kind: ValueKind, expires_at: u64) -> bool {
+    kind == ValueKind::Put
+        && (expires_at == crate::types::NO_EXPIRY || is_live(kind, expires_at, now_ms()))
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

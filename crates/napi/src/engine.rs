@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Env};
+use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Env, Unknown};
 use napi::Result;
 use napi::Task;
 use napi_derive::napi;
@@ -93,9 +93,12 @@ fn to_options(o: NativeOptions) -> Result<Options> {
     Ok(opts)
 }
 
+/// The engine behind a handle; `close` empties it. Shared with the handle's `getInto` function.
+pub type DbSlot = RwLock<Option<Arc<Db>>>;
+
 #[napi]
 pub struct NativeEngine {
-    db: RwLock<Option<Arc<Db>>>,
+    db: Arc<DbSlot>,
     path: PathBuf,
 }
 
@@ -131,7 +134,7 @@ impl Task for OpenTask {
 
     fn resolve(&mut self, _env: Env, db: Arc<Db>) -> Result<NativeEngine> {
         Ok(NativeEngine {
-            db: RwLock::new(Some(db)),
+            db: Arc::new(RwLock::new(Some(db))),
             path: self.path.clone(),
         })
     }
@@ -160,7 +163,7 @@ pub fn open_engine_sync(path: String, options: Option<NativeOptions>) -> Result<
     let p = PathBuf::from(path);
     let db = registry::open(&p, opts).map_err(to_js)?;
     Ok(NativeEngine {
-        db: RwLock::new(Some(db)),
+        db: Arc::new(RwLock::new(Some(db))),
         path: p,
     })
 }
@@ -348,6 +351,12 @@ impl NativeEngine {
             }
             .to_string())
         })
+    }
+
+    /// The point-read fast path for this handle: `getInto(key, out): number` (see `fastget`).
+    #[napi]
+    pub fn reader<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        crate::fastget::reader(env, &self.db)
     }
 
     #[napi]

@@ -7,6 +7,7 @@
 //! - `cursor`    batched scan cursors over a snapshot
 //! - `registry`  one engine per data directory per process, shared by worker threads
 //! - `errors`    engine errors to JS errors with a stable `code`
+//! - `fastget`   the point-read fast path: a hand-written Node-API callback (`getInto`)
 //! - `hashing`   batched SHA-256 ring positions
 //! - `codec`     packing of key lists and batches across the boundary (one call, one buffer)
 #![deny(clippy::all)]
@@ -17,6 +18,7 @@ mod codec;
 mod cursor;
 mod engine;
 mod errors;
+mod fastget;
 mod hashing;
 mod registry;
 
