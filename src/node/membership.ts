@@ -66,6 +66,7 @@ export class StaticMembership {
   /** Learns members a peer told us about; returns whether the set grew. */
   learn(members: readonly MemberInfo[]): boolean {
     let grew = false
+    let changed = false
     for (const m of members) {
       const known = this.#members.get(m.id)
       if (m.id === this.#o.self.id) continue
@@ -75,11 +76,10 @@ export class StaticMembership {
         }
         this.#members.set(m.id, m)
         grew = grew || known === undefined
-        this.#changed = true
+        changed = true
       }
     }
-    if (this.#changed) {
-      this.#changed = false
+    if (changed) {
       this.#save()
       if (grew) {
         this.#ring = this.#claim()
@@ -89,8 +89,6 @@ export class StaticMembership {
     }
     return grew
   }
-
-  #changed = false
 
   /** The MEMBERS handler: learn the caller's view, answer with ours. */
   handleMembers(payload: Buffer): Uint8Array {
