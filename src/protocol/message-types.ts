@@ -33,6 +33,40 @@ export const MessageType = Object.freeze({
   REPLICA_SCAN: 34,
   /** Static membership: a node introduces itself and learns the members the peer knows. */
   MEMBERS: 35,
+
+  // Gossip and the ring (payloads in src/membership/codec.ts and src/node/ring-state.ts).
+  /** Gossip SYN; the response is the ACK (push-pull, gossip-state.ts). */
+  GOSSIP_SYN: 36,
+  /** Gossip ACK2: the states the ACK asked for; empty response. */
+  GOSSIP_ACK2: 37,
+  /** The sender's ring state (current ring map, pending ring map if a join or leave is under way). */
+  RING_GET: 38,
+  /** This node's view of the cluster for `ringkv status`: members, status, phi, ownership. */
+  ADMIN_STATUS: 39,
+
+  // Anti-entropy (payloads in src/node/anti-entropy codecs).
+  /** A partition's Merkle leaves on the receiver. */
+  AE_TREE: 40,
+  /** Keys and entry hashes in some leaves of a partition. */
+  AE_ENTRIES: 41,
+  /** A batch of envelopes to merge, answered with the receiver's merged envelopes for keys it asked for. */
+  AE_SYNC: 42,
+  /** `ringkv repair`: run an anti-entropy round now and report what it compared and repaired. */
+  ADMIN_REPAIR: 43,
+
+  // Hinted handoff.
+  /** A write for a replica that is down, stored by a fallback as a hint for that replica. */
+  HINTED_PUT: 44,
+
+  // Join and decommission (ownership transfer).
+  /** Pull a partition's data from one source, a page at a time (resumable by last key). */
+  STREAM_PAGE: 48,
+  /** Ask a node to fetch the partitions it gains under the pending ring. */
+  STREAM_PULL: 49,
+  /** `ringkv join`: the receiving node joins the cluster's ring. */
+  ADMIN_JOIN: 50,
+  /** `ringkv decommission`: the receiving node hands its partitions over and leaves the ring. */
+  ADMIN_DECOMMISSION: 51,
 } as const)
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 
