@@ -5,6 +5,7 @@ import { startCommand } from './start.ts'
 import { clusterCommand } from './cluster.ts'
 import { clientCommand, CLIENT_COMMANDS } from './client-commands.ts'
 import { UsageError } from './args.ts'
+import { adminCommand, ADMIN_COMMANDS } from './admin-commands.ts'
 
 export const USAGE = `usage: ringkv <command> [options]
 
@@ -20,6 +21,8 @@ commands:
   delete KEY         delete a key        [--w W] [--context C]
   scan               list keys in order  [--prefix P | --start S --end E] [--limit N] [--json]
   ring               members and partition ownership
+  status             a node's view of the cluster: members, status, phi, ownership
+                       [--node host:port] [--json]; exits 3 when a member is down
   client commands take [--seeds host:port,...] (default 127.0.0.1:7001) and [--timeout MS]`
 
 export async function main(argv: string[]): Promise<number> {
@@ -32,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'start') return await startCommand(rest)
     if (command === 'cluster') return await clusterCommand(rest)
     if (CLIENT_COMMANDS.has(command)) return await clientCommand(command, rest)
+    if (ADMIN_COMMANDS.has(command)) return await adminCommand(command, rest)
     throw new UsageError(`unknown command: ${command}`)
   } catch (e) {
     if (e instanceof UsageError) {

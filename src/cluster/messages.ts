@@ -268,22 +268,6 @@ function readMember(r: BinaryReader): MemberInfo {
   return { id: r.string('member id'), address: r.string('member address'), http: r.optionalBytes('member http')?.toString('utf8') }
 }
 
-export function encodeMembers(members: readonly MemberInfo[]): Buffer {
-  const w = new BinaryWriter()
-  w.u32(members.length)
-  for (const m of members) writeMember(w, m)
-  return w.finish()
-}
-
-export function decodeMembers(payload: Uint8Array, code = 'ERR_BAD_REQUEST'): MemberInfo[] {
-  const r = new BinaryReader(payload, code)
-  const n = r.u32('member count')
-  const out: MemberInfo[] = []
-  for (let i = 0; i < n; i++) out.push(readMember(r))
-  r.end()
-  return out
-}
-
 export function encodeRingReply(ring: Uint8Array, members: readonly MemberInfo[]): Buffer {
   return okReply((w) => {
     w.bytes(ring)

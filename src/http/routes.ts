@@ -35,6 +35,8 @@ export interface NodeInfo {
   readonly nodeId: string
   readonly members: readonly MemberInfo[]
   readonly ring?: RingSummary | undefined
+  /** The node's view of the cluster (members, status, phi, ownership), shown as is. */
+  readonly cluster?: unknown
 }
 
 /** What a handler answers. A string body is JSON; a Buffer body is sent with `contentType` (bytes). */
@@ -237,6 +239,7 @@ export function status(env: RouteEnv, rawQuery: string): Reply {
       version: env.version,
       members: info.members.map((m) => ({ id: m.id, address: m.address, http: m.http ?? null })),
       ring: ring === undefined ? null : { version: ring.version, checksum: ring.checksum, q: ring.q, n: ring.n },
+      cluster: info.cluster ?? null,
     }),
   }
 }

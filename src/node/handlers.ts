@@ -33,7 +33,8 @@ export interface HandlerDeps {
   store: ReplicaStore
   ring: () => RingMap
   members: () => MemberInfo[]
-  handleMembers: (payload: Buffer) => Uint8Array
+  /** Handlers of the node's other parts (gossip, anti-entropy, hints, streaming), one per message type. */
+  extra: ReadonlyArray<readonly [number, Handler]>
   logger: Logger
   /** Whether the store's write promises mean fsynced. */
   durableWrites: boolean
@@ -129,6 +130,6 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
         return encodeReplicaScanReply(r.entries, r.more)
       },
     ],
-    [MessageType.MEMBERS, (payload) => d.handleMembers(payload)],
+    ...d.extra,
   ])
 }

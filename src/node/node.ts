@@ -9,12 +9,14 @@ import { Engine } from '../engine/index.ts'
 import { ConnectionPool, tcpTransport, type Server, type Transport } from '../net/index.ts'
 import type { RingMap } from '../ring/index.ts'
 import { actorId } from '../versioning/index.ts'
-import { createLogger, systemClock, type Clock, type Logger } from '../runtime/index.ts'
+import { createLogger, systemClock, systemRandom, type Clock, type Logger } from '../runtime/index.ts'
 import { MemoryStore, NativeStore, type ReplicaStore } from '../storage/index.ts'
 import { startHttpServer, type HttpServer } from '../http/index.ts'
 import { Coordinator, type CoordinatorCounters } from './coordinator.ts'
 import { createHandlers } from './handlers.ts'
-import { StaticMembership } from './membership.ts'
+import { GossipMembership, type ClusterStatus } from './gossip-membership.ts'
+import { MessageType } from '../protocol/message-types.ts'
+import type { RingState } from './ring-state.ts'
 import { resolveNodeOptions, type NodeOptions } from './options.ts'
 
 export interface RingkvNode {
@@ -27,7 +29,14 @@ export interface RingkvNode {
   /** The database, as a client of this node sees it. */
   readonly service: KvService
   members(): MemberInfo[]
+  /** The ring in force; ERR_UNAVAILABLE until the cluster has formed. */
   ring(): RingMap
+  /** The ring in force and the pending one of a join or decommission under way. */
+  ringState(): RingState
+  /** This node's view of the cluster: members, their status and phi, partition ownership. */
+  status(): ClusterStatus
+  /** Resolves once this node holds a ring with at least `members` members (default 1). */
+  waitForRing(options?: { members?: number; timeoutMs?: number }): Promise<RingMap>
   stats(): NodeStats
   close(): Promise<void>
 }
@@ -90,7 +99,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     const pool = new ConnectionPool(transport, { nodeId: o.id, requestTimeoutMs: o.requestTimeoutMs })
     toClose.push(() => pool.close())
 
-    let membership: StaticMembership | undefined
+    let membership: GossipMembership | undefined
     const ring = (): RingMap => membership!.ring
     const durableWrites = o.durability === 'sync'
     const peers = {
@@ -119,28 +128,35 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       store,
       ring,
       members: () => membership!.members(),
-      handleMembers: (payload) => membership!.handleMembers(payload),
+      extra: [
+        [MessageType.GOSSIP_SYN, (payload) => membership!.handleSyn(payload)],
+        [MessageType.GOSSIP_ACK2, (payload) => membership!.handleAck2(payload)],
+        [MessageType.RING_GET, () => membership!.handleRingGet()],
+        [MessageType.ADMIN_STATUS, () => Buffer.from(JSON.stringify(membership!.status()))],
+      ],
       logger,
       durableWrites,
     })
     const server: Server = await transport.listen({ address: o.listen, nodeId: o.id, handlers, requestTimeoutMs: o.requestTimeoutMs })
     toClose.push(() => server.close())
     const self: MemberInfo = { id: o.id, address: server.address, http: o.http }
-    membership = new StaticMembership({
+    membership = new GossipMembership({
       self,
       seeds: o.seeds,
       partitions: o.partitions,
       n: o.keyspace.n,
+      bootstrapExpect: o.bootstrapExpect,
       dataDir: o.dataDir,
       pool,
       clock,
+      random: options.random ?? systemRandom,
       logger,
       intervalMs: o.membershipIntervalMs,
-      requestTimeoutMs: Math.min(o.requestTimeoutMs, 2000),
+      requestTimeoutMs: Math.min(o.requestTimeoutMs, 2000, Math.max(100, o.membershipIntervalMs)),
+      phiThreshold: o.phiThreshold,
     })
-    await membership.exchange()
-    membership.start()
     toClose.push(async () => membership!.stop())
+    await membership.start()
 
     let http: HttpServer | undefined
     if (o.http !== undefined) {
@@ -148,13 +164,22 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       http = await startHttpServer({
         address: o.http,
         service: coordinator,
-        info: () => ({ nodeId: o.id, members: m.members(), ring: { version: m.ring.version, checksum: m.ring.checksum, q: m.ring.q, n: m.ring.n } }),
+        info: () => {
+          const current = m.ringState.current
+          return {
+            nodeId: o.id,
+            members: m.members(),
+            ring: current === undefined ? undefined : { version: current.version, checksum: current.checksum, q: current.q, n: current.n, members: current.members.length },
+            cluster: m.status(),
+          }
+        },
         logger,
       })
       toClose.push(() => http!.close())
       self.http = http.address
     }
     logger.info('node started', { address: server.address, http: http?.address, actor, members: membership.members().length })
+    const m = membership
 
     const node: RingkvNode = {
       id: o.id,
@@ -162,9 +187,12 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       httpAddress: http?.address,
       actor,
       service: coordinator,
-      members: () => membership!.members(),
+      members: () => m.members(),
       ring,
-      stats: () => ({ coordinator: coordinator.counters, members: membership!.members().length }),
+      ringState: () => m.ringState,
+      status: () => m.status(),
+      waitForRing: (w = {}) => waitForRing(m, clock, w.members ?? 1, w.timeoutMs ?? 30_000),
+      stats: () => ({ coordinator: coordinator.counters, members: m.members().length }),
       close: async () => {
         logger.info('node stopping')
         await closeAll()
@@ -175,4 +203,26 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     await closeAll()
     throw e
   }
+}
+
+function waitForRing(m: GossipMembership, clock: Clock, members: number, timeoutMs: number): Promise<RingMap> {
+  const ready = (): RingMap | undefined => {
+    const current = m.ringState.current
+    return current !== undefined && current.members.length >= members ? current : undefined
+  }
+  const now = ready()
+  if (now !== undefined) return Promise.resolve(now)
+  return new Promise((resolve, reject) => {
+    const timer = clock.setTimeout(() => {
+      off()
+      reject(new RingkvError('ERR_TIMEOUT', `node ${m.id} has no ring of ${members} members after ${timeoutMs} ms`))
+    }, timeoutMs)
+    const off = m.onRingChange(() => {
+      const ring = ready()
+      if (ring === undefined) return
+      clock.clearTimeout(timer)
+      off()
+      resolve(ring)
+    })
+  })
 }

@@ -38,8 +38,15 @@ export interface NodeOptions {
   durability?: Durability
   /** Per request, unless the request says otherwise. */
   requestTimeoutMs?: number
-  /** How often membership is refreshed from seeds and known members. */
+  /** One gossip round (heartbeat and exchange) per interval; the failure detector's time scale. */
   membershipIntervalMs?: number
+  /**
+   * Members a brand-new cluster waits for before it forms its first ring: by default the distinct addresses
+   * among `seeds` and this node's own. Nodes that find an existing ring join it with `ringkv join` instead.
+   */
+  bootstrapExpect?: number
+  /** Phi above which a member is considered down (DESIGN section 5). Default 8. */
+  phiThreshold?: number
   // Seams (tests and the simulator inject their own).
   clock?: Clock
   random?: Random
@@ -69,6 +76,8 @@ export interface ResolvedNodeOptions {
   durability: Durability
   requestTimeoutMs: number
   membershipIntervalMs: number
+  bootstrapExpect: number
+  phiThreshold: number
 }
 
 function invalid(message: string): RingkvError {
@@ -95,6 +104,12 @@ function checkConsistency(name: string, v: unknown, n: number): Consistency {
   if (v === 'one' || v === 'quorum' || v === 'all') return v
   if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= n) return v
   throw invalid(`${name} must be between 1 and ${n} or one of one|quorum|all, got ${JSON.stringify(v)}`)
+}
+
+function checkPhi(v: unknown): number {
+  if (v === undefined) return 8
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 100) throw invalid(`phiThreshold must be a number in (0, 100], got ${JSON.stringify(v)}`)
+  return v
 }
 
 export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
@@ -136,6 +151,8 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     durability,
     requestTimeoutMs: checkInt('requestTimeoutMs', o.requestTimeoutMs ?? 5000, 1, 600_000),
     membershipIntervalMs: checkInt('membershipIntervalMs', o.membershipIntervalMs ?? 1000, 10, 600_000),
+    bootstrapExpect: checkInt('bootstrapExpect', o.bootstrapExpect ?? new Set([...seeds, listen]).size, 1, 65535),
+    phiThreshold: checkPhi(o.phiThreshold),
   }
 }
 

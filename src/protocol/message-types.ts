@@ -31,7 +31,7 @@ export const MessageType = Object.freeze({
   /** Merge an envelope into the replica's copy (replication, read repair, hints). */
   REPLICA_PUT: 33,
   REPLICA_SCAN: 34,
-  /** Static membership: a node introduces itself and learns the members the peer knows. */
+  /** Retired (static membership, replaced by gossip): never reuse. */
   MEMBERS: 35,
 
   // Gossip and the ring (payloads in src/membership/codec.ts and src/node/ring-state.ts).

@@ -20,10 +20,19 @@ test('three embedded nodes form a cluster; a write through one is read through a
         await startNode({ id: `e${i + 1}`, listen: seeds[i]!, seeds, dataDir: join(root, `e${i + 1}`), logger: silentLogger }),
       )
     }
-    // Members learn each other within a couple of membership rounds.
-    for (let i = 0; i < 50 && nodes.some((n) => n.members().length < 3); i++) await new Promise((r) => setTimeout(r, 100))
+    // The three find each other over gossip; the smallest id forms the ring and the others fetch it.
+    await Promise.all(nodes.map((n) => n.waitForRing({ members: 3, timeoutMs: 10_000 })))
     assert.ok(nodes.every((n) => n.members().length === 3))
-    assert.is(nodes[0]!.ring().checksum, nodes[2]!.ring().checksum, 'every node derives the same ring')
+    assert.is(nodes[0]!.ring().checksum, nodes[2]!.ring().checksum, 'every node holds the same ring')
+    // Their statuses ('joining' until they hold the ring, then 'normal') reach the others in a gossip round or two.
+    const allNormal = (): boolean => nodes.every((n) => n.status().members.every((m) => m.status === 'normal' && m.up))
+    for (let i = 0; i < 100 && !allNormal(); i++) await new Promise((r) => setTimeout(r, 50))
+    for (const n of nodes) {
+      const status = n.status()
+      assert.is(status.members.length, 3)
+      assert.ok(status.members.every((m) => m.status === 'normal' && m.up), JSON.stringify(status.members))
+      assert.is(status.members.reduce((sum, m) => sum + m.owned, 0), status.ring!.q, 'every partition has one owner')
+    }
     const written = await nodes[0]!.service.put(Buffer.from('embedded'), Buffer.from('yes'))
     assert.ok(written.context)
     const read = await nodes[2]!.service.get(Buffer.from('embedded'))

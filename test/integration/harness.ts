@@ -101,6 +101,7 @@ export async function startCluster(size: number, extraArgs: string[] = []): Prom
   })
   try {
     await Promise.all(nodes.map((n) => n.start()))
+    await waitForRing(nodes, size)
   } catch (e) {
     await Promise.all(nodes.map((n) => n.kill()))
     rmSync(root, { recursive: true, force: true })
@@ -114,6 +115,26 @@ export async function startCluster(size: number, extraArgs: string[] = []): Prom
       await Promise.all(nodes.map((n) => n.stop()))
       rmSync(root, { recursive: true, force: true })
     },
+  }
+}
+
+/** Polls every node's /status until each holds a ring of `members` members. */
+export async function waitForRing(nodes: readonly ClusterNode[], members: number, timeoutMs = START_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const rings = await Promise.all(
+      nodes.map(async (n) => {
+        try {
+          const body = (await (await fetch(`http://${n.http}/status`)).json()) as { cluster?: { ring?: { members?: string[] } } }
+          return body.cluster?.ring?.members?.length ?? 0
+        } catch {
+          return 0
+        }
+      }),
+    )
+    if (rings.every((r) => r >= members)) return
+    if (Date.now() > deadline) throw new Error(`the cluster did not form a ring of ${members} in ${timeoutMs} ms (ring sizes ${rings.join(', ')})`)
+    await new Promise((r) => setTimeout(r, 100))
   }
 }
 
