@@ -5,10 +5,11 @@ import { ConnectionPool, tcpTransport } from '../net/index.ts'
 import { MessageType } from '../protocol/message-types.ts'
 import { systemClock, silentLogger } from '../runtime/index.ts'
 import type { ClusterStatus } from '../node/gossip-membership.ts'
+import type { TransferReport } from '../node/ownership.ts'
 import { parse } from './args.ts'
 import { intArg } from './start.ts'
 
-export const ADMIN_COMMANDS = new Set(['status'])
+export const ADMIN_COMMANDS = new Set(['status', 'join', 'decommission'])
 
 /** One request to one node; the reply's bytes. */
 export async function adminRequest(node: string, type: number, payload: Uint8Array, timeoutMs: number): Promise<Buffer> {
@@ -57,9 +58,24 @@ export function formatStatus(s: ClusterStatus): string {
 export async function adminCommand(command: string, argv: string[]): Promise<number> {
   const { values } = parse(argv, { node: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } })
   const node = values.node ?? '127.0.0.1:7001'
-  const timeoutMs = intArg('timeout', values.timeout) ?? 10_000
   switch (command) {
+    case 'join':
+    case 'decommission': {
+      // Moving partitions takes as long as the data takes to stream: no default deadline worth having.
+      const timeoutMs = intArg('timeout', values.timeout) ?? 24 * 3600_000
+      const type = command === 'join' ? MessageType.ADMIN_JOIN : MessageType.ADMIN_DECOMMISSION
+      const report = parseJsonReply<TransferReport>(await adminRequest(node, type, new Uint8Array(0), timeoutMs), command)
+      if (values.json) console.log(JSON.stringify(report))
+      else {
+        console.log(`${report.operation} of ${report.node}: ring v${report.ringBefore} -> v${report.ringAfter} in ${(report.durationMs / 1000).toFixed(1)} s`)
+        console.log(`  partition replicas moved: ${report.partitionReplicasMoved} (${(report.movedFraction * 100).toFixed(2)}% of all)`)
+        console.log(`  keys streamed: ${report.keysStreamed}, bytes streamed: ${report.bytesStreamed}`)
+        if (report.operation === 'decommission') console.log(`  ${report.node} owns nothing now and can be stopped`)
+      }
+      return 0
+    }
     case 'status': {
+      const timeoutMs = intArg('timeout', values.timeout) ?? 10_000
       const status = parseJsonReply<ClusterStatus>(await adminRequest(node, MessageType.ADMIN_STATUS, new Uint8Array(0), timeoutMs), 'status')
       console.log(values.json ? JSON.stringify(status) : formatStatus(status))
       return status.members.every((m) => m.up) ? 0 : 3

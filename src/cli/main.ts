@@ -23,6 +23,10 @@ commands:
   ring               members and partition ownership
   status             a node's view of the cluster: members, status, phi, ownership
                        [--node host:port] [--json]; exits 3 when a member is down
+  join               the node (started with --seeds of the cluster) takes its share of the partitions
+                       [--node host:port] [--json]
+  decommission       the node hands its partitions to the others and leaves the ring
+                       [--node host:port] [--json]
   client commands take [--seeds host:port,...] (default 127.0.0.1:7001) and [--timeout MS]`
 
 export async function main(argv: string[]): Promise<number> {

@@ -63,6 +63,8 @@ export interface CoordinatorDeps {
   self: string
   actor: string
   ring: () => RingMap
+  /** The ring a join or decommission is moving partitions to: writes must reach W of its replicas too. */
+  pendingRing?: () => RingMap | undefined
   store: ReplicaStore
   peers: Peers
   clock: Clock
@@ -301,39 +303,66 @@ export class Coordinator implements KvService {
     })
     if (local.siblingWarning) this.#d.logger.warn('many siblings', { key: Buffer.from(k).toString('hex'), partition })
     const core = new WriteCore({ n, w, pw, dw, replicas })
+    // While partitions move (a pending ring), the write must also be acknowledged by W of the partition's
+    // replicas under the new ring, so that none of the new owners lacks it once that ring is committed.
+    const joint = this.#jointCore(partition, replicas, w, dw)
+    const ack = (node: string, durable: boolean): void => {
+      if (replicas.some((x) => x.node === node)) core.ack(node, { durable })
+      if (joint?.asked.has(node) === true) joint.core.ack(node, { durable })
+    }
+    const fail = (node: string, code: string): void => {
+      if (replicas.some((x) => x.node === node)) core.error(node, code)
+      if (joint?.asked.has(node) === true) joint.core.error(node, code)
+    }
+    const status = (): 'pending' | 'ok' | 'failed' => {
+      const a = core.status()
+      const b = joint?.core.status() ?? 'ok'
+      return a === 'failed' || b === 'failed' ? 'failed' : a === 'ok' && b === 'ok' ? 'ok' : 'pending'
+    }
     const waiter = new Waiter()
-    const pending = new Set(replicas.map((x) => x.node))
+    const pending = new Set([...replicas.map((x) => x.node), ...(joint?.asked ?? [])])
     const settle = (node: string, feed: () => void): void => {
       if (!pending.delete(node)) return
       feed()
-      if (core.status() !== 'pending' || pending.size === 0) waiter.wake()
+      if (status() !== 'pending' || pending.size === 0) waiter.wake()
     }
     const localDurable = dw > 0 && !this.#d.durableWrites ? local.durable.then(() => this.#d.store.sync()) : local.durable
     localDurable.then(
-      () => settle(this.#d.self, () => core.ack(this.#d.self, { durable: dw > 0 || this.#d.durableWrites })),
-      (e: unknown) => settle(this.#d.self, () => core.error(this.#d.self, codeOf(e))),
+      () => settle(this.#d.self, () => ack(this.#d.self, dw > 0 || this.#d.durableWrites)),
+      (e: unknown) => settle(this.#d.self, () => fail(this.#d.self, codeOf(e))),
     )
     const encoded = encodeEnvelope(local.stored)
-    for (const { node } of replicas) {
+    for (const node of pending) {
       if (node === this.#d.self) continue
       this.#d.peers
         .request(node, MessageType.REPLICA_PUT, encodeReplicaPut({ partition, key: k, envelope: encoded, durable: dw > 0 }), timeoutMs)
         .then(
-          (reply) => settle(node, () => core.ack(node, { durable: decodeReplicaPutReply(reply) })),
-          (e: unknown) => settle(node, () => core.error(node, codeOf(e))),
+          (reply) => settle(node, () => ack(node, decodeReplicaPutReply(reply))),
+          (e: unknown) => settle(node, () => fail(node, codeOf(e))),
         )
     }
     const timer = this.#d.clock.setTimeout(() => {
-      for (const node of [...pending]) settle(node, () => core.error(node, 'ERR_TIMEOUT'))
+      for (const node of [...pending]) settle(node, () => fail(node, 'ERR_TIMEOUT'))
     }, timeoutMs)
-    if (core.status() === 'pending') await waiter.promise
+    if (status() === 'pending') await waiter.promise
     this.#d.clock.clearTimeout(timer)
     this.#counters.writes++
-    if (core.status() !== 'ok') {
+    if (status() !== 'ok') {
       this.#counters.quorumFailures++
-      throw core.quorumError()
+      throw core.status() === 'failed' || joint === undefined ? core.quorumError() : joint.core.quorumError()
     }
     return { context: encodeContext(contextOf(local.stored)) }
+  }
+
+  /** The write's second quorum while a pending ring moves this partition: its replicas there, at W of them. */
+  #jointCore(partition: number, replicas: readonly { node: string }[], w: number, dw: number): { core: WriteCore; asked: Set<string> } | undefined {
+    const pendingRing = this.#d.pendingRing?.()
+    if (pendingRing === undefined) return undefined
+    const next = preferenceList(pendingRing, partition).primaries
+    if (next.length === replicas.length && next.every((x) => replicas.some((r) => r.node === x))) return undefined
+    const wNext = Math.min(w, next.length)
+    const core = new WriteCore({ n: next.length, w: wNext, pw: 0, dw: Math.min(dw, wNext), replicas: next.map((node) => ({ node, primary: true })) })
+    return { core, asked: new Set(next) }
   }
 
   async #forward(

@@ -17,6 +17,7 @@ import { createHandlers } from './handlers.ts'
 import { GossipMembership, type ClusterStatus } from './gossip-membership.ts'
 import { MessageType } from '../protocol/message-types.ts'
 import type { RingState } from './ring-state.ts'
+import { Ownership, type TransferReport } from './ownership.ts'
 import { resolveNodeOptions, type NodeOptions } from './options.ts'
 
 export interface RingkvNode {
@@ -35,6 +36,10 @@ export interface RingkvNode {
   ringState(): RingState
   /** This node's view of the cluster: members, their status and phi, partition ownership. */
   status(): ClusterStatus
+  /** Moves to this node its share of the partitions and makes it an owner (`ringkv join`). */
+  join(): Promise<TransferReport>
+  /** Hands this node's partitions to the others and leaves the ring (`ringkv decommission`). */
+  decommission(): Promise<TransferReport>
   /** Resolves once this node holds a ring with at least `members` members (default 1). */
   waitForRing(options?: { members?: number; timeoutMs?: number }): Promise<RingMap>
   stats(): NodeStats
@@ -100,6 +105,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     toClose.push(() => pool.close())
 
     let membership: GossipMembership | undefined
+    let ownership: Ownership | undefined
     const ring = (): RingMap => membership!.ring
     const durableWrites = o.durability === 'sync'
     const peers = {
@@ -115,6 +121,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       self: o.id,
       actor,
       ring,
+      pendingRing: () => membership?.ringState.pending,
       store,
       peers,
       clock,
@@ -133,6 +140,9 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
         [MessageType.GOSSIP_ACK2, (payload) => membership!.handleAck2(payload)],
         [MessageType.RING_GET, () => membership!.handleRingGet()],
         [MessageType.ADMIN_STATUS, () => Buffer.from(JSON.stringify(membership!.status()))],
+        [MessageType.STREAM_PULL, (payload) => ownership!.handlePull(payload)],
+        [MessageType.ADMIN_JOIN, async () => Buffer.from(JSON.stringify(await ownership!.join()))],
+        [MessageType.ADMIN_DECOMMISSION, async () => Buffer.from(JSON.stringify(await ownership!.decommission()))],
       ],
       logger,
       durableWrites,
@@ -156,7 +166,20 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       phiThreshold: o.phiThreshold,
     })
     toClose.push(async () => membership!.stop())
+    ownership = new Ownership({
+      self: o.id,
+      membership,
+      store,
+      peers,
+      clock,
+      logger,
+      dataDir: o.dataDir,
+      n: o.keyspace.n,
+      requestTimeoutMs: o.requestTimeoutMs,
+    })
+    toClose.push(async () => ownership!.stop())
     await membership.start()
+    ownership.resume()
 
     let http: HttpServer | undefined
     if (o.http !== undefined) {
@@ -190,6 +213,8 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       members: () => m.members(),
       ring,
       ringState: () => m.ringState,
+      join: () => ownership!.join(),
+      decommission: () => ownership!.decommission(),
       status: () => m.status(),
       waitForRing: (w = {}) => waitForRing(m, clock, w.members ?? 1, w.timeoutMs ?? 30_000),
       stats: () => ({ coordinator: coordinator.counters, members: m.members().length }),

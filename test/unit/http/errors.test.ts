@@ -264,6 +264,7 @@ test('/status and /health', async () => {
     version: '0.1.0',
     members: [{ id: 'n1', address: '127.0.0.1:7000', http: '127.0.0.1:8080' }],
     ring: null,
+    cluster: null,
   })
   const health = await request(t, 'GET', '/health')
   assert.is(health.status, 200)
@@ -295,6 +296,7 @@ test('/status shows the ring summary (only its summary fields) and members witho
       version: '9.9.9',
       members: [{ id: 'n2', address: '10.0.0.2:7000', http: null }],
       ring: { version: 7, checksum: 'ab'.repeat(32), q: 64, n: 3 },
+      cluster: null,
     })
     throwInfo = true
     assert.is((await request(other, 'GET', '/status')).status, 500)

@@ -117,7 +117,7 @@ test('ring state: ordering, codec round trip, persistence, damage is ERR_CORRUPT
     saveRingState(dir, s2)
     assert.is(loadRingState(dir).checksum, s2.checksum)
     const bytes = encodeRingState(s2)
-    bytes[bytes.length - 5] ^= 0xff
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 5) ^ 0xff, bytes.length - 5)
     writeFileSync(join(dir, 'ring.bin'), bytes)
     assert.throws(() => loadRingState(dir), (e: { code?: string; message: string }) => e.code === 'ERR_CORRUPTION' && e.message.includes('ring.bin'))
   } finally {
