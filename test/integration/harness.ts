@@ -49,15 +49,21 @@ export interface TestCluster {
   close(): Promise<void>
 }
 
-export async function startCluster(size: number, extraArgs: string[] = []): Promise<TestCluster> {
+/**
+ * `size` nodes started and formed into a ring, plus `spares` more (in `nodes` after them, not started) that
+ * know the same seeds: started later, they find the ring and wait to be joined.
+ */
+export async function startCluster(size: number, extraArgs: string[] = [], spares = 0): Promise<TestCluster> {
   const root = mkdtempSync(join(tmpdir(), 'ringkv-it-'))
-  const ports = await freePorts(size * 2)
-  const seeds = Array.from({ length: size }, (_, i) => `127.0.0.1:${ports[i]}`)
-  const nodes: ClusterNode[] = seeds.map((address, i) => {
+  const total = size + spares
+  const ports = await freePorts(total * 2)
+  const addresses = Array.from({ length: total }, (_, i) => `127.0.0.1:${ports[i]}`)
+  const seeds = addresses.slice(0, size)
+  const nodes: ClusterNode[] = addresses.map((address, i) => {
     const node: ClusterNode = {
       id: `n${i + 1}`,
       address,
-      http: `127.0.0.1:${ports[size + i]}`,
+      http: `127.0.0.1:${ports[total + i]}`,
       dataDir: join(root, `n${i + 1}`),
       process: undefined,
       start: () =>
@@ -100,8 +106,8 @@ export async function startCluster(size: number, extraArgs: string[] = []): Prom
     return node
   })
   try {
-    await Promise.all(nodes.map((n) => n.start()))
-    await waitForRing(nodes, size)
+    await Promise.all(nodes.slice(0, size).map((n) => n.start()))
+    await waitForRing(nodes.slice(0, size), size)
   } catch (e) {
     await Promise.all(nodes.map((n) => n.kill()))
     rmSync(root, { recursive: true, force: true })
