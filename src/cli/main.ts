@@ -13,7 +13,7 @@ commands:
   start      run one node
                --id n1 --listen 127.0.0.1:7001 [--http 127.0.0.1:8001] [--seeds host:port,...]
                --data DIR [--durability sync|interval|none] [--partitions 4096]
-               [--n 3] [--r quorum] [--w quorum] [--lww]
+               [--n 3] [--r quorum] [--w quorum] [--lww] [--bootstrap-expect N]
   cluster    run a local cluster, one process per node (Ctrl-C stops it)
                [--nodes 3] [--data ./data] [--port 7001] [--http-port 8001] [--durability interval]
   get KEY            read a key          [--r R] [--json]

@@ -31,6 +31,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     r: { type: 'string' },
     w: { type: 'string' },
     lww: { type: 'boolean' },
+    'bootstrap-expect': { type: 'string' },
   })
   if (values.id === undefined) throw new UsageError('start needs --id')
   if (values.listen === undefined) throw new UsageError('start needs --listen host:port')
@@ -43,6 +44,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     dataDir: values.data,
     durability: values.durability as Durability | undefined,
     partitions: intArg('partitions', values.partitions),
+    bootstrapExpect: intArg('bootstrap-expect', values['bootstrap-expect']),
     keyspace: {
       ...(values.n === undefined ? {} : { n: intArg('n', values.n) }),
       ...(values.r === undefined ? {} : { r: consistencyArg('r', values.r) }),
