@@ -63,6 +63,8 @@ export interface HintStats {
   collapsed: number
   /** Hints removed after their target acknowledged them. */
   removed: number
+  /** Hints removed because their target refused them for good (see refusal.ts). */
+  rejected: number
   droppedOverflow: number
   droppedExpired: number
   /** Stored hints that did not decode (dropped). */
@@ -151,6 +153,7 @@ export class HintStore {
     stored: 0,
     collapsed: 0,
     removed: 0,
+    rejected: 0,
     droppedOverflow: 0,
     droppedExpired: 0,
     corrupt: 0,
@@ -386,13 +389,17 @@ export class HintStore {
     return out
   }
 
-  /** Deletes a delivered hint unless it changed since `take` handed it out; returns whether it did. */
-  remove(hint: PendingHint): boolean {
+  /**
+   * Deletes a hint its target acknowledged ('delivered') or refused for good ('rejected'), unless it changed
+   * since `take` handed it out; returns whether it did.
+   */
+  remove(hint: PendingHint, reason: 'delivered' | 'rejected' = 'delivered'): boolean {
     this.#check()
     const entry = this.#byTarget.get(hint.target)?.entries.get(hint.id)
     if (entry === undefined || entry.version !== hint.version) return false
     this.#drop(hint.target, hint.id, entry)
-    this.#stats.removed++
+    if (reason === 'delivered') this.#stats.removed++
+    else this.#stats.rejected++
     this.#watch(this.#backing.write([], [entry.storageKey]))
     return true
   }
