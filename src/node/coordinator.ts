@@ -8,7 +8,10 @@
 // read cannot see older data (monotonic reads). Replies that come later are repaired in the
 // background.
 // Writes: update the local envelope (one synchronous turn), send the result to the other replicas,
-// acknowledge at W (DW of them durable, PW from primaries).
+// acknowledge at W (DW of them durable, PW from primaries). Sloppy quorum: a primary that Liveness
+// says is down is replaced by the next live fallback, which keeps the write as a hint (HINTED_PUT) and
+// whose ack counts toward W, not PW. A primary that fails or times out, and a down one no fallback
+// could stand in for, get a hint kept here; hint bookkeeping never fails the write itself.
 import { RingkvError } from '../errors.ts'
 import {
   DEFAULT_SCAN_LIMIT,
@@ -49,10 +52,12 @@ import {
   resolveLww,
   type Envelope,
 } from '../versioning/index.ts'
-import { ReadCore, WriteCore, resolveReadOptions, resolveWriteOptions } from '../coordinator/index.ts'
+import { ReadCore, WriteCore, planSloppyWrite, resolveReadOptions, resolveWriteOptions } from '../coordinator/index.ts'
+import { encodeHintedPut, isRefusal, type HintStore } from '../handoff/index.ts'
 import type { ReplicaStore } from '../storage/index.ts'
 import type { Clock, Logger } from '../runtime/index.ts'
 import type { KeyspaceOptions } from './options.ts'
+import type { Liveness } from './liveness.ts'
 
 /** Sends a request to another node by id. */
 export interface Peers {
@@ -73,6 +78,10 @@ export interface CoordinatorDeps {
   requestTimeoutMs: number
   /** Whether the local store's writes are fsynced when their promise resolves. */
   durableWrites: boolean
+  /** Which replicas are up: down primaries are replaced by fallbacks. */
+  liveness: Liveness
+  /** Where this node keeps hints for replicas a write could not reach. */
+  hints: HintStore
 }
 
 export interface CoordinatorCounters {
@@ -82,6 +91,10 @@ export interface CoordinatorCounters {
   readRepairs: number
   quorumFailures: number
   scans: number
+  /** Writes that a fallback took for a down primary (sloppy quorum). */
+  fallbackWrites: number
+  /** Hints this coordinator kept itself, for replicas that failed, timed out or had no fallback. */
+  localHints: number
 }
 
 const MAX_FORWARD_HOPS = 2
@@ -129,7 +142,16 @@ class Waiter {
 
 export class Coordinator implements KvService {
   readonly #d: CoordinatorDeps
-  readonly #counters: CoordinatorCounters = { reads: 0, writes: 0, forwarded: 0, readRepairs: 0, quorumFailures: 0, scans: 0 }
+  readonly #counters: CoordinatorCounters = {
+    reads: 0,
+    writes: 0,
+    forwarded: 0,
+    readRepairs: 0,
+    quorumFailures: 0,
+    scans: 0,
+    fallbackWrites: 0,
+    localHints: 0,
+  }
 
   constructor(deps: CoordinatorDeps) {
     this.#d = deps
@@ -286,7 +308,9 @@ export class Coordinator implements KvService {
           details: { retryable: true },
         })
       }
-      return this.#forward(replicas, k, value, options, hops, timeoutMs)
+      // Replicas believed up first: a forward to a down one only costs a connection attempt.
+      const alive = replicas.filter((x) => this.#d.liveness.isAlive(x.node))
+      return this.#forward([...alive, ...replicas.filter((x) => !alive.includes(x))], k, value, options, hops, timeoutMs)
     }
     const now = this.#d.clock.now()
     const stored = this.#d.store.get(partition, k)
@@ -302,16 +326,27 @@ export class Coordinator implements KvService {
       maxObjectBytes: this.#d.keyspace.maxObjectBytes,
     })
     if (local.siblingWarning) this.#d.logger.warn('many siblings', { key: Buffer.from(k).toString('hex'), partition })
-    const core = new WriteCore({ n, w, pw, dw, replicas })
     // While partitions move (a pending ring), the write must also be acknowledged by W of the partition's
     // replicas under the new ring, so that none of the new owners lacks it once that ring is committed.
     const joint = this.#jointCore(partition, replicas, w, dw)
+    // Sloppy quorum. Nodes of the joint quorum are not used as fallbacks: they must take the write as
+    // replicas, not as hints.
+    const { fallbacks } = preferenceList(ring, partition)
+    const plan = planSloppyWrite(
+      replicas.map((x) => x.node),
+      joint === undefined ? fallbacks : fallbacks.filter((x) => !joint.asked.has(x)),
+      (node) => node === this.#d.self || this.#d.liveness.isAlive(node),
+    )
+    if (plan.targets.some((x) => !x.primary)) this.#counters.fallbackWrites++
+    for (const node of plan.unplaced) this.#keepHint(node, partition, k, local.stored)
+    const core = new WriteCore({ n, w, pw, dw, replicas: plan.targets })
+    const planned = new Map(plan.targets.map((x) => [x.node, x]))
     const ack = (node: string, durable: boolean): void => {
-      if (replicas.some((x) => x.node === node)) core.ack(node, { durable })
+      if (planned.has(node)) core.ack(node, { durable })
       if (joint?.asked.has(node) === true) joint.core.ack(node, { durable })
     }
     const fail = (node: string, code: string): void => {
-      if (replicas.some((x) => x.node === node)) core.error(node, code)
+      if (planned.has(node)) core.error(node, code)
       if (joint?.asked.has(node) === true) joint.core.error(node, code)
     }
     const status = (): 'pending' | 'ok' | 'failed' => {
@@ -320,7 +355,7 @@ export class Coordinator implements KvService {
       return a === 'failed' || b === 'failed' ? 'failed' : a === 'ok' && b === 'ok' ? 'ok' : 'pending'
     }
     const waiter = new Waiter()
-    const pending = new Set([...replicas.map((x) => x.node), ...(joint?.asked ?? [])])
+    const pending = new Set([...planned.keys(), ...(joint?.asked ?? [])])
     const settle = (node: string, feed: () => void): void => {
       if (!pending.delete(node)) return
       feed()
@@ -334,11 +369,26 @@ export class Coordinator implements KvService {
     const encoded = encodeEnvelope(local.stored)
     for (const node of pending) {
       if (node === this.#d.self) continue
-      this.#d.peers
-        .request(node, MessageType.REPLICA_PUT, encodeReplicaPut({ partition, key: k, envelope: encoded, durable: dw > 0 }), timeoutMs)
+      const hintFor = planned.get(node)?.hintFor
+      const request =
+        hintFor === undefined
+          ? this.#d.peers.request(node, MessageType.REPLICA_PUT, encodeReplicaPut({ partition, key: k, envelope: encoded, durable: dw > 0 }), timeoutMs)
+          : this.#d.peers.request(
+              node,
+              MessageType.HINTED_PUT,
+              encodeHintedPut({ target: hintFor, partition, key: k, envelope: encoded, durable: dw > 0 }),
+              timeoutMs,
+            )
+      request
+        .then((reply) => decodeReplicaPutReply(reply))
         .then(
-          (reply) => settle(node, () => ack(node, decodeReplicaPutReply(reply))),
-          (e: unknown) => settle(node, () => fail(node, codeOf(e))),
+          (durable) => settle(node, () => ack(node, durable)),
+          (e: unknown) => {
+            // Whether it failed before or after this write was answered: the replica (or the down
+            // primary the fallback stood in for) must still get the write -- unless it refused it for good.
+            if (!isRefusal(codeOf(e))) this.#keepHint(hintFor ?? node, partition, k, local.stored)
+            settle(node, () => fail(node, codeOf(e)))
+          },
         )
     }
     const timer = this.#d.clock.setTimeout(() => {
@@ -363,6 +413,18 @@ export class Coordinator implements KvService {
     const wNext = Math.min(w, next.length)
     const core = new WriteCore({ n: next.length, w: wNext, pw: 0, dw: Math.min(dw, wNext), replicas: next.map((node) => ({ node, primary: true })) })
     return { core, asked: new Set(next) }
+  }
+
+  /** Keeps a hint for `target` on this node; a failure is logged, never the write's. */
+  #keepHint(target: string, partition: number, key: Uint8Array, envelope: Envelope): void {
+    try {
+      if (this.#d.hints.add(target, partition, key, envelope).stored) this.#counters.localHints++
+    } catch (e) {
+      const fields = { target, partition, code: codeOf(e), error: (e as Error).message }
+      // Replies failing because this node is closing are not worth a warning each.
+      if (codeOf(e) === 'ERR_CLOSED') this.#d.logger.debug('could not keep a hint', fields)
+      else this.#d.logger.warn('could not keep a hint', fields)
+    }
   }
 
   async #forward(

@@ -1,2 +1,10 @@
 export { startNode, type NodeStats, type RingkvNode } from './node.ts'
-export { keyspaceDefaults, localNodeDefaults, resolveNodeOptions, type KeyspaceOptions, type NodeOptions } from './options.ts'
+export {
+  hintDefaults,
+  keyspaceDefaults,
+  localNodeDefaults,
+  resolveNodeOptions,
+  type HintOptions,
+  type KeyspaceOptions,
+  type NodeOptions,
+} from './options.ts'

@@ -12,12 +12,14 @@ import { actorId } from '../versioning/index.ts'
 import { createLogger, systemClock, systemRandom, type Clock, type Logger } from '../runtime/index.ts'
 import { MemoryStore, NativeStore, type ReplicaStore } from '../storage/index.ts'
 import { startHttpServer, type HttpServer } from '../http/index.ts'
+import { EngineHintBacking, HintDelivery, HintStore, MemoryHintBacking, hintedPutHandler, type DeliveryStats, type HintStats } from '../handoff/index.ts'
 import { Coordinator, type CoordinatorCounters } from './coordinator.ts'
 import { createHandlers } from './handlers.ts'
 import { GossipMembership, type ClusterStatus } from './gossip-membership.ts'
 import { MessageType } from '../protocol/message-types.ts'
 import type { RingState } from './ring-state.ts'
 import { Ownership, type TransferReport } from './ownership.ts'
+import type { Liveness } from './liveness.ts'
 import { resolveNodeOptions, type NodeOptions } from './options.ts'
 
 export interface RingkvNode {
@@ -49,6 +51,8 @@ export interface RingkvNode {
 export interface NodeStats {
   coordinator: Readonly<CoordinatorCounters>
   members: number
+  /** Hinted handoff: pending hints (count, bytes, oldest age = replication lag), drops, deliveries. */
+  hints: HintStats & DeliveryStats
 }
 
 /**
@@ -99,6 +103,13 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       store = new MemoryStore()
     }
     toClose.push(() => store.close())
+    // Hints live in an engine of their own (<dataDir>/hints): never mixed with replica data, never
+    // scanned by anti-entropy. Without a data directory they are kept in memory (lost on restart).
+    const hints = await HintStore.open(
+      o.dataDir !== undefined ? await EngineHintBacking.open(join(o.dataDir, 'hints'), o.durability) : new MemoryHintBacking(),
+      { maxBytes: o.hints.maxBytes, maxAgeMs: o.hints.maxAgeMs, clock, logger },
+    )
+    toClose.push(() => hints.close())
     const epoch = dataEpoch(o.dataDir, clock)
     const actor = actorId(o.id, epoch)
     const pool = new ConnectionPool(transport, { nodeId: o.id, requestTimeoutMs: o.requestTimeoutMs })
@@ -106,6 +117,11 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
 
     let membership: GossipMembership | undefined
     let ownership: Ownership | undefined
+    // The failure detector's view (the membership exists by the time anything asks).
+    const liveness: Liveness = options.liveness ?? {
+      isAlive: (node) => membership!.isAlive(node),
+      onAlive: (listener) => membership!.onAlive(listener),
+    }
     const ring = (): RingMap => membership!.ring
     const durableWrites = o.durability === 'sync'
     const peers = {
@@ -129,6 +145,8 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       keyspace: o.keyspace,
       requestTimeoutMs: o.requestTimeoutMs,
       durableWrites,
+      liveness,
+      hints,
     })
     const handlers = createHandlers({
       coordinator,
@@ -143,6 +161,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
         [MessageType.STREAM_PULL, (payload) => ownership!.handlePull(payload)],
         [MessageType.ADMIN_JOIN, async () => Buffer.from(JSON.stringify(await ownership!.join()))],
         [MessageType.ADMIN_DECOMMISSION, async () => Buffer.from(JSON.stringify(await ownership!.decommission()))],
+        [MessageType.HINTED_PUT, hintedPutHandler({ self: o.id, store, hints, durableWrites })],
       ],
       logger,
       durableWrites,
@@ -180,6 +199,19 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     toClose.push(async () => ownership!.stop())
     await membership.start()
     ownership.resume()
+    const delivery = new HintDelivery({
+      store: hints,
+      peers,
+      liveness,
+      clock,
+      logger,
+      ratePerSec: o.hints.deliveryRate,
+      bytesPerSec: o.hints.deliveryBytesPerSec,
+      intervalMs: o.hints.deliveryIntervalMs,
+      timeoutMs: o.requestTimeoutMs,
+    })
+    delivery.start()
+    toClose.push(async () => delivery.stop())
 
     let http: HttpServer | undefined
     if (o.http !== undefined) {
@@ -217,7 +249,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       decommission: () => ownership!.decommission(),
       status: () => m.status(),
       waitForRing: (w = {}) => waitForRing(m, clock, w.members ?? 1, w.timeoutMs ?? 30_000),
-      stats: () => ({ coordinator: coordinator.counters, members: m.members().length }),
+      stats: () => ({ coordinator: coordinator.counters, members: m.members().length, hints: { ...hints.stats(), ...delivery.stats() } }),
       close: async () => {
         logger.info('node stopping')
         await closeAll()

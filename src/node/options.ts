@@ -6,6 +6,7 @@ import type { Durability } from '../engine/index.ts'
 import type { Clock, Logger, Random } from '../runtime/index.ts'
 import type { Transport } from '../net/index.ts'
 import { DEFAULT_PARTITIONS, MAX_REPLICATION } from '../ring/partitions.ts'
+import type { Liveness } from './liveness.ts'
 
 export interface KeyspaceOptions {
   /** Replicas per key. */
@@ -20,6 +21,27 @@ export interface KeyspaceOptions {
   /** Largest encoded object (all siblings) a write may produce. */
   maxObjectBytes: number
 }
+
+/** Hinted handoff (docs/DESIGN.md, "Hinted handoff"). */
+export interface HintOptions {
+  /** Bytes all pending hints may take (stored bytes plus their index entries); the oldest go beyond it. */
+  maxBytes: number
+  /** Hints older than this are dropped, leaving their keys to anti-entropy. */
+  maxAgeMs: number
+  /** Delivery budget of the node: hints per second and bytes per second. */
+  deliveryRate: number
+  deliveryBytesPerSec: number
+  /** How often old hints are dropped and delivery is retried for targets that are up. */
+  deliveryIntervalMs: number
+}
+
+export const hintDefaults: HintOptions = Object.freeze({
+  maxBytes: 256 * 1024 * 1024,
+  maxAgeMs: 3 * 60 * 60 * 1000,
+  deliveryRate: 2000,
+  deliveryBytesPerSec: 8 * 1024 * 1024,
+  deliveryIntervalMs: 2000,
+})
 
 export interface NodeOptions {
   /** Unique and stable: the node's name in the ring. */
@@ -47,11 +69,14 @@ export interface NodeOptions {
   bootstrapExpect?: number
   /** Phi above which a member is considered down (DESIGN section 5). Default 8. */
   phiThreshold?: number
+  hints?: Partial<HintOptions>
   // Seams (tests and the simulator inject their own).
   clock?: Clock
   random?: Random
   logger?: Logger
   transport?: Transport
+  /** Which members are up. Default: the membership's own failure detector. */
+  liveness?: Liveness
 }
 
 export const keyspaceDefaults: KeyspaceOptions = Object.freeze({
@@ -78,6 +103,7 @@ export interface ResolvedNodeOptions {
   membershipIntervalMs: number
   bootstrapExpect: number
   phiThreshold: number
+  hints: HintOptions
 }
 
 function invalid(message: string): RingkvError {
@@ -140,6 +166,13 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   if (!['sync', 'interval', 'none'].includes(durability)) {
     throw invalid(`durability must be 'sync', 'interval' or 'none', got ${JSON.stringify(durability)}`)
   }
+  if (o.hints !== undefined && (o.hints === null || typeof o.hints !== 'object')) throw invalid('hints must be an object')
+  const hints = { ...hintDefaults, ...(o.hints ?? {}) }
+  checkInt('hints.maxBytes', hints.maxBytes, 64 * 1024, 2 ** 40)
+  checkInt('hints.maxAgeMs', hints.maxAgeMs, 1000, 30 * 24 * 60 * 60 * 1000)
+  checkInt('hints.deliveryRate', hints.deliveryRate, 1, 1_000_000)
+  checkInt('hints.deliveryBytesPerSec', hints.deliveryBytesPerSec, 1024, 2 ** 40)
+  checkInt('hints.deliveryIntervalMs', hints.deliveryIntervalMs, 10, 600_000)
   return {
     id: o.id,
     listen,
@@ -153,6 +186,7 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     membershipIntervalMs: checkInt('membershipIntervalMs', o.membershipIntervalMs ?? 1000, 10, 600_000),
     bootstrapExpect: checkInt('bootstrapExpect', o.bootstrapExpect ?? new Set([...seeds, listen]).size, 1, 65535),
     phiThreshold: checkPhi(o.phiThreshold),
+    hints,
   }
 }
 
