@@ -14,6 +14,8 @@ commands:
                --id n1 --listen 127.0.0.1:7001 [--http 127.0.0.1:8001] [--seeds host:port,...]
                --data DIR [--durability sync|interval|none] [--partitions 4096]
                [--n 3] [--r quorum] [--w quorum] [--lww] [--bootstrap-expect N]
+               [--hint-max-bytes 268435456] [--hint-max-age-ms 10800000] [--hint-rate 2000]
+               [--hint-bytes-per-sec 8388608] [--hint-interval-ms 2000]
   cluster    run a local cluster, one process per node (Ctrl-C stops it)
                [--nodes 3] [--data ./data] [--port 7001] [--http-port 8001] [--durability interval]
   get KEY            read a key          [--r R] [--json]

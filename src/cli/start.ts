@@ -32,7 +32,19 @@ export async function startCommand(argv: string[]): Promise<number> {
     w: { type: 'string' },
     lww: { type: 'boolean' },
     'bootstrap-expect': { type: 'string' },
+    'hint-max-bytes': { type: 'string' },
+    'hint-max-age-ms': { type: 'string' },
+    'hint-rate': { type: 'string' },
+    'hint-bytes-per-sec': { type: 'string' },
+    'hint-interval-ms': { type: 'string' },
   })
+  const hints = {
+    maxBytes: intArg('hint-max-bytes', values['hint-max-bytes']),
+    maxAgeMs: intArg('hint-max-age-ms', values['hint-max-age-ms']),
+    deliveryRate: intArg('hint-rate', values['hint-rate']),
+    deliveryBytesPerSec: intArg('hint-bytes-per-sec', values['hint-bytes-per-sec']),
+    deliveryIntervalMs: intArg('hint-interval-ms', values['hint-interval-ms']),
+  }
   if (values.id === undefined) throw new UsageError('start needs --id')
   if (values.listen === undefined) throw new UsageError('start needs --listen host:port')
   if (values.data === undefined) throw new UsageError('start needs --data DIR')
@@ -51,6 +63,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       ...(values.w === undefined ? {} : { w: consistencyArg('w', values.w) }),
       ...(values.lww ? { lww: true } : {}),
     },
+    hints: Object.fromEntries(Object.entries(hints).filter(([, v]) => v !== undefined)),
   })
   console.log(`ringkv node ${node.id}: binary ${node.address}${node.httpAddress ? `, http ${node.httpAddress}` : ''}, pid ${process.pid}`)
   await new Promise<void>((resolve) => {
