@@ -19,6 +19,7 @@ import { MessageType } from '../protocol/message-types.ts'
 import type { RingState } from './ring-state.ts'
 import { Ownership, type TransferReport } from './ownership.ts'
 import { resolveNodeOptions, type NodeOptions } from './options.ts'
+import { AntiEntropy, antiEntropyDefaults, antiEntropyHandlers, type AntiEntropyStats, type RepairReport } from './anti-entropy/index.ts'
 
 export interface RingkvNode {
   readonly id: string
@@ -42,6 +43,8 @@ export interface RingkvNode {
   decommission(): Promise<TransferReport>
   /** Resolves once this node holds a ring with at least `members` members (default 1). */
   waitForRing(options?: { members?: number; timeoutMs?: number }): Promise<RingMap>
+  /** Runs an anti-entropy round now (`ringkv repair`), over some partitions or all this node replicates. */
+  repair(options?: { partitions?: readonly number[] }): Promise<RepairReport>
   stats(): NodeStats
   close(): Promise<void>
 }
@@ -49,6 +52,7 @@ export interface RingkvNode {
 export interface NodeStats {
   coordinator: Readonly<CoordinatorCounters>
   members: number
+  antiEntropy: AntiEntropyStats
 }
 
 /**
@@ -92,13 +96,15 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
   }
   try {
     let store: ReplicaStore
-    if (o.dataDir !== undefined) {
+    if (options.store !== undefined) {
+      store = options.store
+    } else if (o.dataDir !== undefined) {
       const engine = await Engine.open(join(o.dataDir, 'engine'), { durability: o.durability })
       store = new NativeStore(engine, { ownsEngine: true })
     } else {
       store = new MemoryStore()
     }
-    toClose.push(() => store.close())
+    if (options.store === undefined) toClose.push(() => store.close())
     const epoch = dataEpoch(o.dataDir, clock)
     const actor = actorId(o.id, epoch)
     const pool = new ConnectionPool(transport, { nodeId: o.id, requestTimeoutMs: o.requestTimeoutMs })
@@ -130,6 +136,23 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       requestTimeoutMs: o.requestTimeoutMs,
       durableWrites,
     })
+    const antiEntropy = new AntiEntropy({
+      self: o.id,
+      store,
+      ring,
+      peers,
+      liveness: { isAlive: (node) => membership!.isAlive(node), onAlive: (listener) => membership!.onAlive(listener) },
+      clock,
+      logger,
+      options: {
+        intervalMs: o.antiEntropyIntervalMs,
+        tombstoneGraceMs: o.tombstoneGraceMs,
+        maxPartitionsPerSecond: o.antiEntropyMaxPartitionsPerSecond,
+        maxBytesPerSecond: o.antiEntropyMaxBytesPerSecond,
+        requestTimeoutMs: o.requestTimeoutMs,
+        segments: antiEntropyDefaults.segments,
+      },
+    })
     const handlers = createHandlers({
       coordinator,
       store,
@@ -143,6 +166,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
         [MessageType.STREAM_PULL, (payload) => ownership!.handlePull(payload)],
         [MessageType.ADMIN_JOIN, async () => Buffer.from(JSON.stringify(await ownership!.join()))],
         [MessageType.ADMIN_DECOMMISSION, async () => Buffer.from(JSON.stringify(await ownership!.decommission()))],
+        ...antiEntropyHandlers({ self: o.id, store, ring, antiEntropy, clock, logger }),
       ],
       logger,
       durableWrites,
@@ -180,6 +204,8 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     toClose.push(async () => ownership!.stop())
     await membership.start()
     ownership.resume()
+    antiEntropy.start()
+    toClose.push(() => antiEntropy.stop())
 
     let http: HttpServer | undefined
     if (o.http !== undefined) {
@@ -217,7 +243,8 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       decommission: () => ownership!.decommission(),
       status: () => m.status(),
       waitForRing: (w = {}) => waitForRing(m, clock, w.members ?? 1, w.timeoutMs ?? 30_000),
-      stats: () => ({ coordinator: coordinator.counters, members: m.members().length }),
+      repair: (r) => antiEntropy.repair(r),
+      stats: () => ({ coordinator: coordinator.counters, members: m.members().length, antiEntropy: antiEntropy.stats() }),
       close: async () => {
         logger.info('node stopping')
         await closeAll()
