@@ -42,6 +42,7 @@ import {
   encodeEntriesRequest,
   encodeSyncRequest,
   encodeTreeRequest,
+  shortDigest,
   type SyncEntry,
 } from './codec.ts'
 import { diffEntries, differingIndexes, type EntryDiff } from './compare.ts'
@@ -368,7 +369,7 @@ export class AntiEntropy {
     const { levels } = local.tree
     const sizes = levelSizes(segments)
     const root = decodeTreeReply(await this.#request(peer, MessageType.AE_TREE, encodeTreeRequest({ partition: p, segments, depth: 0, parents: [] }), report))
-    let differing = differingIndexes(levels[0]!, root.hashes)
+    let differing = differingIndexes(levels[0]!.map(shortDigest), root.hashes)
     for (let depth = 1; depth < levels.length && differing.length > 0; depth++) {
       const reply = decodeTreeReply(
         await this.#request(peer, MessageType.AE_TREE, encodeTreeRequest({ partition: p, segments, depth, parents: differing }), report),
@@ -378,7 +379,7 @@ export class AntiEntropy {
         const [start, end] = childRange(sizes, depth - 1, parent)
         for (let c = start; c < end; c++) children.push(c)
       }
-      const diff = differingIndexes(children.map((c) => levels[depth]![c]!), reply.hashes)
+      const diff = differingIndexes(children.map((c) => shortDigest(levels[depth]![c]!)), reply.hashes)
       differing = diff.map((i) => children[i]!)
     }
     report.exchanges++
@@ -388,7 +389,7 @@ export class AntiEntropy {
     let changedHere = false
     for (let i = 0; i < differing.length; i += LEAVES_PER_REQUEST) {
       const leaves = differing.slice(i, i + LEAVES_PER_REQUEST)
-      const mine = await this.#d.store.merkleEntries(p, segments, leaves)
+      const mine = (await this.#d.store.merkleEntries(p, segments, leaves)).map((e) => ({ key: e.key, hash: shortDigest(e.hash) }))
       const theirs = decodeLeafEntriesReply(
         await this.#request(peer, MessageType.AE_ENTRIES, encodeEntriesRequest({ partition: p, mode: ENTRIES_BY_LEAVES, segments, leaves }), report),
       )

@@ -2,13 +2,17 @@
 // src/protocol/binary.ts (bytes = u32 length + bytes). Requests that do not parse or break a bound are
 // ERR_BAD_REQUEST (the transport sends the peer an error-response); replies that do not parse are ERR_BAD_REPLY.
 //
+// Tree nodes and leaf entries travel as the first DIGEST_BYTES (16) of their SHA-256: they only decide what to
+// compare further, a false match has probability 2^-128, and it halves what an exchange costs. Garbage
+// collection's confirmation (AE_ENTRIES by keys) sends whole hashes, because the store checks them byte for byte.
+//
 //   AE_TREE      request  u16 partition | u32 segments | u8 depth | u32 n | n x u32 parent (nodes at depth - 1)
-//                reply    u64 entries | u64 bytes | u32 n | n x 32-byte hash
+//                reply    u64 entries | u64 bytes | u32 n | n x 16-byte digest
 //                         depth 0 (n = 0): the root; depth d: the children of each parent, parent by parent
 //   AE_ENTRIES   request  u16 partition | u8 mode
 //                           mode 0 (leaves): u32 segments | u32 n | n x u32 leaf
 //                           mode 1 (keys):   u32 n | n x bytes key
-//                reply    mode 0: u32 n | n x (bytes key | 32-byte hash), in key order
+//                reply    mode 0: u32 n | n x (bytes key | 16-byte digest), in key order
 //                         mode 1: u32 n | n x (u8 present | present ? 32-byte hash), in request order
 //   AE_SYNC      request  u16 partition | u32 n | n x (bytes key | bytes envelope) | u32 m | m x bytes key
 //                         (envelopes to merge; keys whose envelope the sender wants back)
@@ -27,6 +31,9 @@ export const MAX_TREE_DEPTH = 8
 export const MAX_ENTRY_LEAVES = MAX_SEGMENTS
 export const MAX_KEYS_PER_MESSAGE = 1 << 16
 
+/** Bytes of a tree node or leaf entry hash on the wire. */
+export const DIGEST_BYTES = 16
+
 export const ENTRIES_BY_LEAVES = 0
 export const ENTRIES_BY_KEYS = 1
 
@@ -41,8 +48,16 @@ function count(r: BinaryReader, what: string, max: number, code = 'ERR_BAD_REQUE
 }
 
 function hash(r: BinaryReader, what: string): Buffer {
-  const h = r.bytesFixed(HASH_BYTES, what)
-  return h
+  return r.bytesFixed(HASH_BYTES, what)
+}
+
+function digest(r: BinaryReader, what: string): Buffer {
+  return r.bytesFixed(DIGEST_BYTES, what)
+}
+
+/** A hash as the tree and leaf listings carry it. */
+export function shortDigest(h: Buffer): Buffer {
+  return h.subarray(0, DIGEST_BYTES)
 }
 
 // ---- AE_TREE ---------------------------------------------------------------------------------------
@@ -78,12 +93,13 @@ export function decodeTreeRequest(payload: Uint8Array): TreeRequest {
 export interface TreeReply {
   entries: number
   bytes: number
+  /** Whole hashes to encode; DIGEST_BYTES-long digests when decoded. */
   hashes: Buffer[]
 }
 
 export function encodeTreeReply(t: TreeReply): Buffer {
-  const w = new BinaryWriter(24 + t.hashes.length * HASH_BYTES).u64(t.entries).u64(t.bytes).u32(t.hashes.length)
-  for (const h of t.hashes) w.raw(h)
+  const w = new BinaryWriter(24 + t.hashes.length * DIGEST_BYTES).u64(t.entries).u64(t.bytes).u32(t.hashes.length)
+  for (const h of t.hashes) w.raw(shortDigest(h))
   return w.finish()
 }
 
@@ -93,7 +109,7 @@ export function decodeTreeReply(payload: Uint8Array): TreeReply {
   const bytes = r.u64('bytes')
   const n = count(r, 'hashes', MAX_TREE_PARENTS * 64, 'ERR_BAD_REPLY')
   const hashes: Buffer[] = []
-  for (let i = 0; i < n; i++) hashes.push(hash(r, 'hash'))
+  for (let i = 0; i < n; i++) hashes.push(digest(r, 'digest'))
   r.end()
   return { entries, bytes, hashes }
 }
@@ -145,7 +161,7 @@ export function decodeEntriesRequest(payload: Uint8Array): EntriesRequest {
 
 export function encodeLeafEntriesReply(entries: readonly EntryHash[]): Buffer {
   const w = new BinaryWriter().u32(entries.length)
-  for (const e of entries) w.bytes(e.key).raw(e.hash)
+  for (const e of entries) w.bytes(e.key).raw(shortDigest(e.hash))
   return w.finish()
 }
 
@@ -153,7 +169,7 @@ export function decodeLeafEntriesReply(payload: Uint8Array): EntryHash[] {
   const r = new BinaryReader(payload, 'ERR_BAD_REPLY')
   const n = r.u32('entry count')
   const out: EntryHash[] = []
-  for (let i = 0; i < n; i++) out.push({ key: Buffer.from(r.bytes('key')), hash: hash(r, 'entry hash') })
+  for (let i = 0; i < n; i++) out.push({ key: Buffer.from(r.bytes('key')), hash: digest(r, 'entry digest') })
   r.end()
   return out
 }
