@@ -32,6 +32,8 @@ export async function startCommand(argv: string[]): Promise<number> {
     w: { type: 'string' },
     lww: { type: 'boolean' },
     'bootstrap-expect': { type: 'string' },
+    'anti-entropy-interval': { type: 'string' },
+    'tombstone-grace': { type: 'string' },
   })
   if (values.id === undefined) throw new UsageError('start needs --id')
   if (values.listen === undefined) throw new UsageError('start needs --listen host:port')
@@ -51,6 +53,8 @@ export async function startCommand(argv: string[]): Promise<number> {
       ...(values.w === undefined ? {} : { w: consistencyArg('w', values.w) }),
       ...(values.lww ? { lww: true } : {}),
     },
+    antiEntropyIntervalMs: intArg('anti-entropy-interval', values['anti-entropy-interval']),
+    tombstoneGraceMs: intArg('tombstone-grace', values['tombstone-grace']),
   })
   console.log(`ringkv node ${node.id}: binary ${node.address}${node.httpAddress ? `, http ${node.httpAddress}` : ''}, pid ${process.pid}`)
   await new Promise<void>((resolve) => {
