@@ -74,27 +74,36 @@ export function entryHash(storageKey: Uint8Array, value: Uint8Array): Buffer {
   return createHash('sha256').update(length).update(storageKey).update(ZERO_EXPIRY).update(value).digest()
 }
 
+/** The digest of a leaf with no entries. */
+const EMPTY_LEAF = createHash('sha256').digest()
+
 /** Builds a digest from entries fed in key order, as the engine does over a range. */
 export class DigestBuilder {
   readonly #segments: number
-  readonly #leaves: ReturnType<typeof createHash>[]
+  /** Hash states of the leaves that have entries; most leaves of a small partition have none. */
+  readonly #leaves = new Map<number, ReturnType<typeof createHash>>()
   #entries = 0
   #bytes = 0
 
   constructor(segments: number) {
     assertSegments(segments)
     this.#segments = segments
-    this.#leaves = Array.from({ length: segments }, () => createHash('sha256'))
   }
 
   add(storageKey: Uint8Array, value: Uint8Array): void {
-    this.#leaves[segmentOf(storageKey, this.#segments)]!.update(entryHash(storageKey, value))
+    const leaf = segmentOf(storageKey, this.#segments)
+    let h = this.#leaves.get(leaf)
+    if (h === undefined) {
+      h = createHash('sha256')
+      this.#leaves.set(leaf, h)
+    }
+    h.update(entryHash(storageKey, value))
     this.#entries++
     this.#bytes += storageKey.length + value.length
   }
 
   finish(): PartitionDigest {
-    const leaves = this.#leaves.map((h) => h.digest())
+    const leaves = Array.from({ length: this.#segments }, (_, i) => this.#leaves.get(i)?.digest() ?? EMPTY_LEAF)
     const root = createHash('sha256')
     for (const l of leaves) root.update(l)
     return { root: root.digest(), leaves, entries: this.#entries, bytes: this.#bytes }
