@@ -142,6 +142,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       ring,
       peers,
       liveness: { isAlive: (node) => membership!.isAlive(node), onAlive: (listener) => membership!.onAlive(listener) },
+      ringChanging: () => membership!.ringState.pending !== undefined,
       clock,
       logger,
       options: {

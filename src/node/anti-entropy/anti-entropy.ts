@@ -80,6 +80,11 @@ export interface AntiEntropyDeps {
   ring: () => RingMap
   peers: Peers
   liveness: Liveness
+  /**
+   * Whether partitions are moving (a join or decommission under way): their new replicas are not yet in the
+   * ring, so nothing is collected until the move is over.
+   */
+  ringChanging: () => boolean
   clock: Clock
   logger: Logger
   options: AntiEntropyOptions
@@ -98,7 +103,7 @@ export interface RepairReport {
   exchangesFailed: number
   /** (partition, peer) pairs skipped because the peer is down. */
   peersDown: number
-  /** Partitions whose round reached every replica, so garbage collection could run there. */
+  /** Partitions whose round reached every replica with no partitions moving, so garbage collection ran there. */
   partitionsComplete: number
   leavesDiffering: number
   /** Distinct keys listed by either side in the differing leaves. */
@@ -339,7 +344,7 @@ export class AntiEntropy {
       if (this.#closed) return
       await exchangeWith(others[i]!, i)
     }
-    if (!complete || this.#closed) return
+    if (!complete || this.#closed || this.#d.ringChanging()) return
     report.partitionsComplete++
     try {
       await this.#collectGarbage(p, others, report)

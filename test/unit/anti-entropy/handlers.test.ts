@@ -37,6 +37,7 @@ function setup() {
     ring: () => ring,
     peers: { request: () => Promise.reject(new Error('no peers here')) },
     liveness: { isAlive: () => true, onAlive: () => () => {} },
+    ringChanging: () => false,
     clock,
     logger: silentLogger,
     options: { ...antiEntropyDefaults, intervalMs: 0, requestTimeoutMs: 1000 },
