@@ -1,26 +1,31 @@
 // In-process clusters for the anti-entropy tests: nodes started with startNode over the in-process network, in
-// virtual time, each on a MemoryStore the test keeps, so it can make replicas diverge behind the nodes' backs
-// and restart a node over the same data.
+// virtual time, each on a store the test keeps (a MemoryStore, or with `native` a NativeStore in a temporary
+// directory), so it can make replicas diverge behind the nodes' backs and restart a node over the same data.
 import { startNode, type RingkvNode } from '../../../src/node/index.ts'
 import { MemoryNetwork } from '../../../src/net/memory.ts'
 import { VirtualClock, sleep } from '../../../src/runtime/clock.ts'
 import { SeededRandom } from '../../../src/runtime/random.ts'
 import { silentLogger } from '../../../src/runtime/index.ts'
-import { MemoryBacking, MemoryStore, type ReplicaStore } from '../../../src/storage/index.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MemoryBacking, MemoryStore, NativeStore, type ReplicaStore } from '../../../src/storage/index.ts'
 import { partitionOf } from '../../../src/ring/index.ts'
 import type { NodeOptions } from '../../../src/node/options.ts'
 
 export const START_MS = 1_790_000_000_000
 export const DAY_MS = 24 * 3600_000
 
+export type TestStore = ReplicaStore & { readonly closed: boolean }
+
 export interface World {
   clock: VirtualClock
   q: number
   ids: string[]
   nodes: Map<string, RingkvNode>
-  stores: Map<string, MemoryStore>
+  stores: Map<string, TestStore>
   node(id: string): RingkvNode
-  store(id: string): MemoryStore
+  store(id: string): TestStore
   /** Starts (or restarts, over the same data) a node. */
   start(id: string, extra?: Partial<NodeOptions>): Promise<RingkvNode>
   stop(id: string): Promise<void>
@@ -30,7 +35,7 @@ export interface World {
   close(): Promise<void>
 }
 
-export async function world(options: { seed?: number; q?: number; ids?: string[]; node?: Partial<NodeOptions> } = {}): Promise<World> {
+export async function world(options: { seed?: number; q?: number; ids?: string[]; node?: Partial<NodeOptions>; native?: boolean } = {}): Promise<World> {
   const clock = new VirtualClock({ startMs: START_MS, autoAdvance: true })
   const network = new MemoryNetwork({ clock, latencyMs: 1 })
   const random = new SeededRandom(options.seed ?? 1)
@@ -38,8 +43,11 @@ export async function world(options: { seed?: number; q?: number; ids?: string[]
   const ids = options.ids ?? ['a', 'b', 'c']
   const seeds = ids.map((id) => `${id}:1`)
   const backings = new Map(ids.map((id) => [id, new MemoryBacking()]))
+  const root = options.native ? mkdtempSync(join(tmpdir(), 'ringkv-ae-')) : undefined
+  const openStore = async (id: string): Promise<TestStore> =>
+    root === undefined ? new MemoryStore({ backing: backings.get(id)! }) : NativeStore.open(join(root, id), { engine: { durability: 'none' } })
   const nodes = new Map<string, RingkvNode>()
-  const stores = new Map<string, MemoryStore>()
+  const stores = new Map<string, TestStore>()
   const w: World = {
     clock,
     q,
@@ -49,7 +57,7 @@ export async function world(options: { seed?: number; q?: number; ids?: string[]
     node: (id) => nodes.get(id)!,
     store: (id) => stores.get(id)!,
     async start(id, extra = {}) {
-      const store = new MemoryStore({ backing: backings.get(id)! })
+      const store = await openStore(id)
       stores.set(id, store)
       const node = await startNode({
         id,
@@ -73,7 +81,8 @@ export async function world(options: { seed?: number; q?: number; ids?: string[]
     },
     async stop(id) {
       await nodes.get(id)?.close()
-      await stores.get(id)?.close()
+      const store = stores.get(id)
+      if (store !== undefined && !store.closed) await store.close()
       nodes.delete(id)
     },
     partition: (key) => partitionOf(typeof key === 'string' ? Buffer.from(key) : key, q),
@@ -86,6 +95,7 @@ export async function world(options: { seed?: number; q?: number; ids?: string[]
     },
     async close() {
       for (const id of [...nodes.keys()]) await w.stop(id)
+      if (root !== undefined) rmSync(root, { recursive: true, force: true })
     },
   }
   for (const id of ids) await w.start(id)

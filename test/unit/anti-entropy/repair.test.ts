@@ -5,7 +5,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { SeededRandom } from '../../../src/runtime/random.ts'
-import { MAX_KEY_BYTES, encodeStorageKey, segmentOf } from '../../../src/storage/index.ts'
+import { MAX_KEY_BYTES, encodeStorageKey, segmentOf, type MemoryStore } from '../../../src/storage/index.ts'
 import { contextOf, envelopesEqual, type Envelope } from '../../../src/versioning/index.ts'
 import { START_MS, world, type World } from './helpers.ts'
 
@@ -183,7 +183,7 @@ test('damaged bytes are found and replaced by a replica\'s copy, whichever side 
   try {
     for (let i = 0; i < 50; i++) await w.node('a').service.put(b(`k${i}`), b(`v${i}`), { w: 'all' })
     const damaged = ['k3', 'k17']
-    for (const k of damaged) w.store('b').backing.put(encodeStorageKey(w.partition(k), b(k), MAX_KEY_BYTES), b('\x00not an envelope'))
+    for (const k of damaged) (w.store('b') as MemoryStore).backing.put(encodeStorageKey(w.partition(k), b(k), MAX_KEY_BYTES), b('\x00not an envelope'))
     assert.throws(() => w.store('b').get(w.partition('k3'), b('k3')), (e: { code?: string }) => e.code === 'ERR_CORRUPTION')
     const fromB = await w.node('b').repair({ partitions: [w.partition('k3')] })
     assert.is(fromB.corruptRepaired, 1)
@@ -192,6 +192,24 @@ test('damaged bytes are found and replaced by a replica\'s copy, whichever side 
     assert.is(fromA.keysRepairedOnPeers, 1, 'k17 replaced on b')
     assert.equal(values(w.store('b').get(w.partition('k17'), b('k17'))), ['v17'])
     assert.ok(await w.converged())
+  } finally {
+    await w.close()
+  }
+})
+
+test('nodes on the native engine converge the same way (digests computed by the engine)', async () => {
+  const w = await world({ native: true })
+  try {
+    const a = w.node('a')
+    for (let i = 0; i < 200; i++) await a.service.put(b(`n${i}`), b(`v${i}`), { w: 'all' })
+    await w.store('b').remove(w.partition('n5'), b('n5'))
+    const p = w.partition('n9')
+    const stored = w.store('c').get(p, b('n9'))!
+    w.store('c').update(p, b('n9'), contextOf(stored), w.node('c').actor, { value: b('newer'), timestamp: w.clock.now() })
+    const report = await w.node('b').repair()
+    assert.equal([report.keysRepaired, report.keysRepairedHere, report.keysRepairedOnPeers], [3, 2, 1])
+    assert.ok(await w.converged())
+    for (const id of w.ids) assert.equal(values(w.store(id).get(p, b('n9'))), ['newer'])
   } finally {
     await w.close()
   }
