@@ -6,6 +6,7 @@ import { clusterCommand } from './cluster.ts'
 import { clientCommand, CLIENT_COMMANDS } from './client-commands.ts'
 import { UsageError } from './args.ts'
 import { adminCommand, ADMIN_COMMANDS } from './admin-commands.ts'
+import { repairCommand } from './repair.ts'
 
 export const USAGE = `usage: ringkv <command> [options]
 
@@ -16,6 +17,7 @@ commands:
                [--n 3] [--r quorum] [--w quorum] [--lww] [--bootstrap-expect N]
                [--hint-max-bytes 268435456] [--hint-max-age-ms 10800000] [--hint-rate 2000]
                [--hint-bytes-per-sec 8388608] [--hint-interval-ms 2000]
+               [--anti-entropy-interval MS (600000; 0 = only on repair)] [--tombstone-grace MS (10 days)]
   cluster    run a local cluster, one process per node (Ctrl-C stops it)
                [--nodes 3] [--data ./data] [--port 7001] [--http-port 8001] [--durability interval]
   get KEY            read a key          [--r R] [--json]
@@ -29,6 +31,9 @@ commands:
                        [--node host:port] [--json]
   decommission       the node hands its partitions to the others and leaves the ring
                        [--node host:port] [--json]
+  repair             run an anti-entropy round on a node now and report what it compared and repaired
+                       [--node host:port] [--partition P,...] [--timeout MS] [--json];
+                       exits 3 when a replica could not be reached
   client commands take [--seeds host:port,...] (default 127.0.0.1:7001) and [--timeout MS]`
 
 export async function main(argv: string[]): Promise<number> {
@@ -42,6 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'cluster') return await clusterCommand(rest)
     if (CLIENT_COMMANDS.has(command)) return await clientCommand(command, rest)
     if (ADMIN_COMMANDS.has(command)) return await adminCommand(command, rest)
+    if (command === 'repair') return await repairCommand(rest)
     throw new UsageError(`unknown command: ${command}`)
   } catch (e) {
     if (e instanceof UsageError) {

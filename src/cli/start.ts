@@ -37,6 +37,8 @@ export async function startCommand(argv: string[]): Promise<number> {
     'hint-rate': { type: 'string' },
     'hint-bytes-per-sec': { type: 'string' },
     'hint-interval-ms': { type: 'string' },
+    'anti-entropy-interval': { type: 'string' },
+    'tombstone-grace': { type: 'string' },
   })
   const hints = {
     maxBytes: intArg('hint-max-bytes', values['hint-max-bytes']),
@@ -64,6 +66,8 @@ export async function startCommand(argv: string[]): Promise<number> {
       ...(values.lww ? { lww: true } : {}),
     },
     hints: Object.fromEntries(Object.entries(hints).filter(([, v]) => v !== undefined)),
+    antiEntropyIntervalMs: intArg('anti-entropy-interval', values['anti-entropy-interval']),
+    tombstoneGraceMs: intArg('tombstone-grace', values['tombstone-grace']),
   })
   console.log(`ringkv node ${node.id}: binary ${node.address}${node.httpAddress ? `, http ${node.httpAddress}` : ''}, pid ${process.pid}`)
   await new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
 export { startNode, type NodeStats, type RingkvNode } from './node.ts'
+export type { RepairReport, AntiEntropyStats } from './anti-entropy/index.ts'
 export {
   hintDefaults,
   keyspaceDefaults,

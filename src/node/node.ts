@@ -21,6 +21,7 @@ import type { RingState } from './ring-state.ts'
 import { Ownership, type TransferReport } from './ownership.ts'
 import type { Liveness } from './liveness.ts'
 import { resolveNodeOptions, type NodeOptions } from './options.ts'
+import { AntiEntropy, antiEntropyDefaults, antiEntropyHandlers, type AntiEntropyStats, type RepairReport } from './anti-entropy/index.ts'
 
 export interface RingkvNode {
   readonly id: string
@@ -44,6 +45,8 @@ export interface RingkvNode {
   decommission(): Promise<TransferReport>
   /** Resolves once this node holds a ring with at least `members` members (default 1). */
   waitForRing(options?: { members?: number; timeoutMs?: number }): Promise<RingMap>
+  /** Runs an anti-entropy round now (`ringkv repair`), over some partitions or all this node replicates. */
+  repair(options?: { partitions?: readonly number[] }): Promise<RepairReport>
   stats(): NodeStats
   close(): Promise<void>
 }
@@ -53,6 +56,7 @@ export interface NodeStats {
   members: number
   /** Hinted handoff: pending hints (count, bytes, oldest age = replication lag), drops, deliveries. */
   hints: HintStats & DeliveryStats
+  antiEntropy: AntiEntropyStats
 }
 
 /**
@@ -96,13 +100,15 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
   }
   try {
     let store: ReplicaStore
-    if (o.dataDir !== undefined) {
+    if (options.store !== undefined) {
+      store = options.store
+    } else if (o.dataDir !== undefined) {
       const engine = await Engine.open(join(o.dataDir, 'engine'), { durability: o.durability })
       store = new NativeStore(engine, { ownsEngine: true })
     } else {
       store = new MemoryStore()
     }
-    toClose.push(() => store.close())
+    if (options.store === undefined) toClose.push(() => store.close())
     // Hints live in an engine of their own (<dataDir>/hints): never mixed with replica data, never
     // scanned by anti-entropy. Without a data directory they are kept in memory (lost on restart).
     const hints = await HintStore.open(
@@ -148,6 +154,24 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       liveness,
       hints,
     })
+    const antiEntropy = new AntiEntropy({
+      self: o.id,
+      store,
+      ring,
+      peers,
+      liveness: { isAlive: (node) => membership!.isAlive(node), onAlive: (listener) => membership!.onAlive(listener) },
+      ringChanging: () => membership!.ringState.pending !== undefined,
+      clock,
+      logger,
+      options: {
+        intervalMs: o.antiEntropyIntervalMs,
+        tombstoneGraceMs: o.tombstoneGraceMs,
+        maxPartitionsPerSecond: o.antiEntropyMaxPartitionsPerSecond,
+        maxBytesPerSecond: o.antiEntropyMaxBytesPerSecond,
+        requestTimeoutMs: o.requestTimeoutMs,
+        segments: antiEntropyDefaults.segments,
+      },
+    })
     const handlers = createHandlers({
       coordinator,
       store,
@@ -162,6 +186,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
         [MessageType.ADMIN_JOIN, async () => Buffer.from(JSON.stringify(await ownership!.join()))],
         [MessageType.ADMIN_DECOMMISSION, async () => Buffer.from(JSON.stringify(await ownership!.decommission()))],
         [MessageType.HINTED_PUT, hintedPutHandler({ self: o.id, store, hints, durableWrites })],
+        ...antiEntropyHandlers({ self: o.id, store, ring, antiEntropy, clock, logger }),
       ],
       logger,
       durableWrites,
@@ -212,6 +237,8 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     })
     delivery.start()
     toClose.push(async () => delivery.stop())
+    antiEntropy.start()
+    toClose.push(() => antiEntropy.stop())
 
     let http: HttpServer | undefined
     if (o.http !== undefined) {
@@ -249,7 +276,13 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       decommission: () => ownership!.decommission(),
       status: () => m.status(),
       waitForRing: (w = {}) => waitForRing(m, clock, w.members ?? 1, w.timeoutMs ?? 30_000),
-      stats: () => ({ coordinator: coordinator.counters, members: m.members().length, hints: { ...hints.stats(), ...delivery.stats() } }),
+      repair: (r) => antiEntropy.repair(r),
+      stats: () => ({
+        coordinator: coordinator.counters,
+        members: m.members().length,
+        hints: { ...hints.stats(), ...delivery.stats() },
+        antiEntropy: antiEntropy.stats(),
+      }),
       close: async () => {
         logger.info('node stopping')
         await closeAll()

@@ -5,6 +5,8 @@ import type { Consistency } from '../cluster/api.ts'
 import type { Durability } from '../engine/index.ts'
 import type { Clock, Logger, Random } from '../runtime/index.ts'
 import type { Transport } from '../net/index.ts'
+import type { ReplicaStore } from '../storage/index.ts'
+import { antiEntropyDefaults } from './anti-entropy/anti-entropy.ts'
 import { DEFAULT_PARTITIONS, MAX_REPLICATION } from '../ring/partitions.ts'
 import type { Liveness } from './liveness.ts'
 
@@ -70,6 +72,16 @@ export interface NodeOptions {
   /** Phi above which a member is considered down (DESIGN section 5). Default 8. */
   phiThreshold?: number
   hints?: Partial<HintOptions>
+  /** Time between the starts of background anti-entropy rounds (DESIGN section 6); 0 runs none. Default 10 min. */
+  antiEntropyIntervalMs?: number
+  /** How long a tombstone or expired value stays before garbage collection may remove it. Default 10 days. */
+  tombstoneGraceMs?: number
+  /** Anti-entropy's pace, so foreground latency holds: partitions compared per second. Default 100. */
+  antiEntropyMaxPartitionsPerSecond?: number
+  /** Anti-entropy's pace: message bytes sent and received per second. Default 16 MiB. */
+  antiEntropyMaxBytesPerSecond?: number
+  /** A store to use instead of opening one in `dataDir` (tests, the simulator); the caller owns and closes it. */
+  store?: ReplicaStore
   // Seams (tests and the simulator inject their own).
   clock?: Clock
   random?: Random
@@ -104,6 +116,10 @@ export interface ResolvedNodeOptions {
   bootstrapExpect: number
   phiThreshold: number
   hints: HintOptions
+  antiEntropyIntervalMs: number
+  tombstoneGraceMs: number
+  antiEntropyMaxPartitionsPerSecond: number
+  antiEntropyMaxBytesPerSecond: number
 }
 
 function invalid(message: string): RingkvError {
@@ -151,6 +167,9 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   if (o.dataDir !== undefined && (typeof o.dataDir !== 'string' || o.dataDir === '')) {
     throw invalid('dataDir must be a non-empty string')
   }
+  if (o.store !== undefined && (o.store === null || typeof o.store !== 'object' || typeof o.store.merkle !== 'function')) {
+    throw invalid('store must be a ReplicaStore (src/storage)')
+  }
   const partitions = o.partitions ?? DEFAULT_PARTITIONS
   checkInt('partitions', partitions, 1, 65536)
   if ((partitions & (partitions - 1)) !== 0) throw invalid(`partitions must be a power of two, got ${partitions}`)
@@ -187,8 +206,19 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     bootstrapExpect: checkInt('bootstrapExpect', o.bootstrapExpect ?? new Set([...seeds, listen]).size, 1, 65535),
     phiThreshold: checkPhi(o.phiThreshold),
     hints,
+    antiEntropyIntervalMs: checkInt('antiEntropyIntervalMs', o.antiEntropyIntervalMs ?? antiEntropyDefaults.intervalMs, 0, 7 * DAY_MS),
+    tombstoneGraceMs: checkInt('tombstoneGraceMs', o.tombstoneGraceMs ?? antiEntropyDefaults.tombstoneGraceMs, 0, 10 * 365 * DAY_MS),
+    antiEntropyMaxPartitionsPerSecond: checkInt(
+      'antiEntropyMaxPartitionsPerSecond',
+      o.antiEntropyMaxPartitionsPerSecond ?? antiEntropyDefaults.maxPartitionsPerSecond,
+      1,
+      1_000_000,
+    ),
+    antiEntropyMaxBytesPerSecond: checkInt('antiEntropyMaxBytesPerSecond', o.antiEntropyMaxBytesPerSecond ?? antiEntropyDefaults.maxBytesPerSecond, 1024, 2 ** 40),
   }
 }
+
+const DAY_MS = 24 * 3600_000
 
 /** Options for a node of a cluster on this machine (127.0.0.1), as `ringkv cluster` starts them. */
 export function localNodeDefaults(index: number, total: number, dataRoot: string): NodeOptions {

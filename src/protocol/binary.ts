@@ -56,6 +56,14 @@ export class BinaryWriter {
     return this
   }
 
+  /** Bytes without a length: for fields whose size the layout fixes (hashes). */
+  raw(v: Uint8Array): this {
+    this.#room(v.length)
+    this.#buf.set(v, this.#pos)
+    this.#pos += v.length
+    return this
+  }
+
   optionalBytes(v: Uint8Array | undefined): this {
     if (v === undefined) return this.u8(0)
     return this.u8(1).bytes(v)
@@ -116,6 +124,14 @@ export class BinaryReader {
   /** A view into the message, not a copy. */
   bytes(what = 'bytes'): Buffer {
     const n = this.u32(`${what} length`)
+    this.#need(n, what)
+    const v = this.#buf.subarray(this.#pos, this.#pos + n)
+    this.#pos += n
+    return v
+  }
+
+  /** `n` bytes whose size the layout fixes (written with `raw`); a view, not a copy. */
+  bytesFixed(n: number, what = 'bytes'): Buffer {
     this.#need(n, what)
     const v = this.#buf.subarray(this.#pos, this.#pos + n)
     this.#pos += n

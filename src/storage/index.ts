@@ -4,12 +4,15 @@
 //   native-store.ts  NativeStore: over the Rust engine
 //   memory-store.ts  MemoryStore over a MemoryBacking: in process, for the simulator and tests
 //   limits.ts        key, value, object and sibling limits, and why these numbers
+//   merkle.ts        the content digest of a partition (the engine's definition, restated for the memory store)
+//   dot-floor.ts     why garbage collection raises a floor under new dots, and the record that keeps it
 
 export {
   assertPartition,
   decodeStorageKey,
   encodeStorageKey,
   storageRange,
+  type CollectResult,
   type MergeResult,
   type ReplicaStore,
   type ScanEntry,
@@ -18,6 +21,8 @@ export {
   type StoreStats,
   type UpdateResult,
 } from './store.ts'
+export { entryHash, segmentOf, HASH_BYTES, MAX_SEGMENTS, type EntryHash, type PartitionDigest } from './merkle.ts'
+export { FLOOR_STORAGE_KEY } from './dot-floor.ts'
 export { NativeStore, type NativeStoreOptions, type OpenNativeStoreOptions } from './native-store.ts'
 export { MemoryBacking, MemoryStore, type MemoryStoreOptions } from './memory-store.ts'
 export {

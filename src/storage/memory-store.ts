@@ -10,15 +10,20 @@
 
 import type { Envelope, VersionVector, Write } from '../versioning/index.ts'
 import { storeLimits, writeLimits, type StoreLimits, type WriteLimits } from './limits.ts'
+import { FLOOR_STORAGE_KEY, floorEnvelope, type DotFloor } from './dot-floor.ts'
+import { DigestBuilder, assertSegments, entryHash, leafSet, segmentOf, type EntryHash, type PartitionDigest } from './merkle.ts'
 import {
   closedError,
   decodeStorageKey,
   decodeStored,
   emptyStats,
   encodeStorageKey,
+  loadFloor,
+  planCollect,
   planMerge,
   planUpdate,
   storageRange,
+  type CollectResult,
   type MergeResult,
   type ReplicaStore,
   type ScanEntry,
@@ -99,10 +104,13 @@ export class MemoryStore implements ReplicaStore {
   readonly limits: StoreLimits
   readonly #stats: StoreStats = emptyStats()
   #closed = false
+  /** The dot floor (dot-floor.ts), kept in the backing like the engine keeps it. */
+  #floor: DotFloor
 
   constructor(options: MemoryStoreOptions = {}) {
     this.limits = storeLimits(options.limits)
     this.backing = options.backing ?? new MemoryBacking()
+    this.#floor = loadFloor(this.backing.get(FLOOR_STORAGE_KEY))
   }
 
   get closed(): boolean {
@@ -130,7 +138,7 @@ export class MemoryStore implements ReplicaStore {
     const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
     const policy = writeLimits(limits, this.limits)
     const raw = this.backing.get(storageKey)
-    const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, true, this.#stats)
+    const stored = raw === undefined ? floorEnvelope(this.#floor, actor) : decodeStored(raw, partition, key, true, this.#stats)
     const plan = planUpdate(stored, context, actor, write, policy, this.#stats, partition, key)
     this.backing.put(storageKey, plan.bytes)
     return { stored: plan.envelope, siblingWarning: plan.siblingWarning, durable: RESOLVED }
@@ -164,6 +172,51 @@ export class MemoryStore implements ReplicaStore {
     } catch (e) {
       return Promise.reject(e)
     }
+  }
+
+  collect(partition: number, key: Uint8Array, expectedHash: Uint8Array, now: number): CollectResult {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    const plan = planCollect(this.backing.get(storageKey), storageKey, expectedHash, now, this.#floor, this.#stats, partition, key)
+    if (plan === undefined) return { collected: false, durable: RESOLVED }
+    if (plan.floor !== undefined) {
+      this.backing.put(FLOOR_STORAGE_KEY, plan.floorBytes!)
+      this.#floor = plan.floor
+    }
+    this.backing.delete(storageKey)
+    return { collected: true, durable: RESOLVED }
+  }
+
+  async merkle(partition: number, segments: number): Promise<PartitionDigest> {
+    if (this.#closed) throw closedError()
+    assertSegments(segments)
+    const builder = new DigestBuilder(segments)
+    for (const { key, value } of this.#partition(partition)) builder.add(key, value)
+    return builder.finish()
+  }
+
+  async merkleEntries(partition: number, segments: number, leaves: readonly number[]): Promise<EntryHash[]> {
+    if (this.#closed) throw closedError()
+    assertSegments(segments)
+    const wanted = leafSet(leaves, segments)
+    const out: EntryHash[] = []
+    if (wanted.size === 0) return out
+    for (const { key, value } of this.#partition(partition)) {
+      if (wanted.has(segmentOf(key, segments))) out.push({ key: Buffer.from(decodeStorageKey(key).key), hash: entryHash(key, value) })
+    }
+    return out
+  }
+
+  entryHash(partition: number, key: Uint8Array): Buffer | undefined {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    const raw = this.backing.get(storageKey)
+    return raw === undefined ? undefined : entryHash(storageKey, raw)
+  }
+
+  #partition(partition: number): Array<{ key: Buffer; value: Uint8Array }> {
+    const range = storageRange(partition, undefined, this.limits.maxKeyBytes)
+    return this.backing.range(range.start, range.end)
   }
 
   /** The memory backing has no disk: a write is as durable as it will ever be once applied. */

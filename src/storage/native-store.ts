@@ -13,15 +13,20 @@
 import { Engine, type EngineOptions } from '../engine/index.ts'
 import type { Envelope, VersionVector, Write } from '../versioning/index.ts'
 import { ENGINE_MAX_KEY_BYTES, storeLimits, writeLimits, type StoreLimits, type WriteLimits } from './limits.ts'
+import { FLOOR_STORAGE_KEY, floorEnvelope, type DotFloor } from './dot-floor.ts'
+import { assertSegments, entryHash, leafSet, type EntryHash, type PartitionDigest } from './merkle.ts'
 import {
   closedError,
   decodeStorageKey,
   decodeStored,
   emptyStats,
   encodeStorageKey,
+  loadFloor,
+  planCollect,
   planMerge,
   planUpdate,
   storageRange,
+  type CollectResult,
   type MergeResult,
   type ReplicaStore,
   type ScanEntry,
@@ -54,6 +59,8 @@ export class NativeStore implements ReplicaStore {
   #closed = false
   /** The latest write's durability promise: once it resolves, every earlier write is durable too. */
   #lastDurable: Promise<void> = RESOLVED
+  /** The dot floor (dot-floor.ts), read once here and written only by `collect`. */
+  #floor: DotFloor
 
   /**
    * Opens the engine of `dir` and a store that owns it (closing the store closes the engine). The engine is
@@ -76,6 +83,7 @@ export class NativeStore implements ReplicaStore {
     this.engine = engine
     this.limits = storeLimits(options.limits)
     this.#ownsEngine = options.ownsEngine ?? false
+    this.#floor = loadFloor(engine.get(FLOOR_STORAGE_KEY))
   }
 
   get closed(): boolean {
@@ -104,7 +112,7 @@ export class NativeStore implements ReplicaStore {
     const policy = writeLimits(limits, this.limits)
     // From here to the put: no await, so no other operation runs in between (DESIGN section 8).
     const raw = this.engine.get(storageKey)
-    const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, false, this.#stats)
+    const stored = raw === undefined ? floorEnvelope(this.#floor, actor) : decodeStored(raw, partition, key, false, this.#stats)
     const plan = planUpdate(stored, context, actor, write, policy, this.#stats, partition, key)
     const durable = this.#watch(this.engine.put(storageKey, plan.bytes))
     return { stored: plan.envelope, siblingWarning: plan.siblingWarning, durable }
@@ -148,6 +156,45 @@ export class NativeStore implements ReplicaStore {
     }
     this.#stats.removes++
     return this.#watch(this.engine.delete(storageKey))
+  }
+
+  collect(partition: number, key: Uint8Array, expectedHash: Uint8Array, now: number): CollectResult {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    // From the read to the removal: no await, so a write arriving meanwhile is never removed with it.
+    const plan = planCollect(this.engine.get(storageKey), storageKey, expectedHash, now, this.#floor, this.#stats, partition, key)
+    if (plan === undefined) return { collected: false, durable: this.#lastDurable }
+    if (plan.floor === undefined) return { collected: true, durable: this.#watch(this.engine.delete(storageKey)) }
+    const durable = this.engine.writeBatch([
+      { type: 'put', key: FLOOR_STORAGE_KEY, value: plan.floorBytes! },
+      { type: 'delete', key: storageKey },
+    ])
+    this.#floor = plan.floor
+    return { collected: true, durable: this.#watch(durable) }
+  }
+
+  async merkle(partition: number, segments: number): Promise<PartitionDigest> {
+    if (this.#closed) throw closedError()
+    assertSegments(segments)
+    const range = storageRange(partition, undefined, this.limits.maxKeyBytes)
+    return this.engine.merkle({ start: range.start, ...(range.end === undefined ? {} : { end: range.end }), segments })
+  }
+
+  async merkleEntries(partition: number, segments: number, leaves: readonly number[]): Promise<EntryHash[]> {
+    if (this.#closed) throw closedError()
+    assertSegments(segments)
+    const wanted = [...leafSet(leaves, segments)]
+    if (wanted.length === 0) return []
+    const range = storageRange(partition, undefined, this.limits.maxKeyBytes)
+    const found = await this.engine.merkleEntries({ start: range.start, ...(range.end === undefined ? {} : { end: range.end }), segments }, wanted)
+    return found.map(({ key, hash }) => ({ key: decodeStorageKey(key).key as Buffer, hash }))
+  }
+
+  entryHash(partition: number, key: Uint8Array): Buffer | undefined {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    const raw = this.engine.get(storageKey)
+    return raw === undefined ? undefined : entryHash(storageKey, raw)
   }
 
   sync(): Promise<void> {

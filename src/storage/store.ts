@@ -36,6 +36,16 @@
 // value: the lost envelope may have held this node's own counters, and writing over it could issue a dot
 // twice. Removing the key is an explicit decision (`remove`).
 //
+// Merkle digests (DESIGN section 6). `merkle` and `merkleEntries` digest one partition by content, with the
+// engine's definition (merkle.ts), so that replicas holding equal envelopes produce equal leaves whichever store
+// they run; anti-entropy compares them and syncs only the keys of differing leaves.
+//
+// Garbage collection. `collect` removes an obsolete envelope (tombstones and expired values only) once the
+// caller has confirmed every replica holds the same bytes (it passes the entry hash it confirmed; a key that
+// changed since is left alone), and raises the store's dot floor so that a later write to the key can never
+// reissue a collected dot (dot-floor.ts). The floor is the one record outside the partitions: the empty
+// storage key.
+//
 // No engine TTL. The engine can expire values by itself, but envelopes never use it: an expired envelope
 // must keep its causal context until garbage collection. If the engine dropped it, the key would look
 // never-written, and a merge from a stale replica that still holds the older siblings would store them
@@ -47,6 +57,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   envelopesEqual,
+  isObsolete,
   mergeEnvelopes,
   updateEnvelope,
   type Envelope,
@@ -54,6 +65,8 @@ import {
   type Write,
 } from '../versioning/index.ts'
 import { MAX_PARTITION, PARTITION_PREFIX_BYTES, type StoreLimits, type WriteLimits } from './limits.ts'
+import { decodeFloor, encodeFloor, raiseFloor, type DotFloor } from './dot-floor.ts'
+import { HASH_BYTES, entryHash, type EntryHash, type PartitionDigest } from './merkle.ts'
 
 export interface UpdateResult {
   /** The envelope now stored. */
@@ -70,6 +83,13 @@ export interface MergeResult {
   /** Whether anything was written. */
   readonly changed: boolean
   /** Resolves when the stored envelope is durable: with `changed: false`, when the store's latest write is. */
+  readonly durable: Promise<void>
+}
+
+export interface CollectResult {
+  /** Whether the key was removed. */
+  readonly collected: boolean
+  /** Resolves when the removal (and the floor it raised) is durable. */
   readonly durable: Promise<void>
 }
 
@@ -97,6 +117,8 @@ export interface StoreStats {
   /** Replica syncs that changed (and wrote) the stored envelope. */
   mergesChanged: number
   removes: number
+  /** Obsolete envelopes removed by garbage collection (`collect`). */
+  collected: number
   /** Envelopes written to the engine: updates plus merges that changed something. */
   keysWritten: number
   /** Encoded bytes of those envelopes. */
@@ -151,13 +173,28 @@ export interface ReplicaStore {
    */
   scan(partition: number, options?: ScanOptions): AsyncIterable<ScanEntry>
   /**
-   * Physically removes the key, for tombstone garbage collection; applied during the call, resolves when durable.
-   * The causal context goes too: a later write here starts the key's counters afresh, and a replica still
-   * holding the old envelope would take a reissued dot for the old write. So garbage collection may remove a key
-   * only once every replica holds its tombstone (DESIGN section 3), and must check and remove in one turn (`get`,
-   * then `remove` with no await between) so that a write arriving meanwhile is not removed with it.
+   * Physically removes the key, whatever it holds (an operator's tool, e.g. for a value that no longer decodes);
+   * applied during the call, resolves when durable. The causal context goes too and the dot floor is not raised:
+   * a later write here starts the key's counters afresh, and a replica still holding the old envelope would take
+   * a reissued dot for the old write. Garbage collection uses `collect`, which is safe from that.
    */
   remove(partition: number, key: Uint8Array): Promise<void>
+  /**
+   * Garbage collection of one key, checked and applied in one synchronous turn: removes the stored envelope only
+   * if its entry hash is still `expectedHash` (what the caller confirmed on every replica) and it is obsolete at
+   * `now` (every sibling a tombstone or expired), and raises the dot floor to its context in the same atomic
+   * write. Anything else (absent, changed, live) is left alone: `collected: false`.
+   */
+  collect(partition: number, key: Uint8Array, expectedHash: Uint8Array, now: number): CollectResult
+  /**
+   * The content digest of one partition with `segments` leaves (see merkle.ts), over a snapshot; computed off
+   * the event loop where the store can.
+   */
+  merkle(partition: number, segments: number): Promise<PartitionDigest>
+  /** Keys (in key order) and entry hashes of the partition's entries that fall in `leaves`. */
+  merkleEntries(partition: number, segments: number, leaves: readonly number[]): Promise<EntryHash[]>
+  /** The entry hash of one stored envelope, or undefined when the key holds none. Synchronous. */
+  entryHash(partition: number, key: Uint8Array): Buffer | undefined
   /**
    * Resolves once every write applied so far is fsynced, whatever the engine's durability mode: what a
    * replica does before acknowledging a write as durable (DW).
@@ -254,6 +291,7 @@ export function emptyStats(): StoreStats {
     merges: 0,
     mergesChanged: 0,
     removes: 0,
+    collected: 0,
     keysWritten: 0,
     bytesWritten: 0,
     siblingWarnings: 0,
@@ -376,6 +414,45 @@ export function planMerge(stored: Envelope | undefined, incoming: Envelope, maxV
   stats.keysWritten++
   stats.bytesWritten += bytes.length
   return { envelope, bytes }
+}
+
+export interface CollectPlan {
+  /** The floor to write with the removal, when the removed context raises it. */
+  readonly floor: DotFloor | undefined
+  readonly floorBytes: Buffer | undefined
+}
+
+/**
+ * Garbage collection's check on the stored bytes of a key: undefined to leave it (absent, changed since the
+ * caller's confirmation, or live), else what to write with the removal. Throws ERR_CORRUPTION for bytes that
+ * do not decode (they cannot be obsolete as far as anyone knows).
+ */
+export function planCollect(
+  raw: Uint8Array | undefined,
+  storageKey: Uint8Array,
+  expectedHash: Uint8Array,
+  now: number,
+  floor: DotFloor,
+  stats: StoreStats,
+  partition: number,
+  key: Uint8Array,
+): CollectPlan | undefined {
+  if (!(expectedHash instanceof Uint8Array) || expectedHash.length !== HASH_BYTES) {
+    throw badRequest(`expectedHash must be ${HASH_BYTES} bytes, got ${expectedHash instanceof Uint8Array ? `${expectedHash.length} bytes` : describe(expectedHash)}`)
+  }
+  if (typeof now !== 'number' || !Number.isSafeInteger(now) || now < 0) throw badRequest(`now must be a non-negative integer of milliseconds, got ${String(now)}`)
+  if (raw === undefined) return undefined
+  if (!entryHash(storageKey, raw).equals(expectedHash)) return undefined
+  const envelope = decodeStored(raw, partition, key, true, stats)
+  if (!isObsolete(envelope, now)) return undefined
+  const raised = raiseFloor(floor, envelope.context)
+  stats.collected++
+  return { floor: raised, floorBytes: raised === undefined ? undefined : encodeFloor(raised) }
+}
+
+/** The floor record's bytes (or undefined) as the floor; ERR_CORRUPTION if they do not parse. */
+export function loadFloor(bytes: Uint8Array | undefined): DotFloor {
+  return decodeFloor(bytes)
 }
 
 export function closedError(): RingkvError {

@@ -20,6 +20,7 @@ import {
   type Write,
 } from '../../src/versioning/index.ts'
 import { encodeStorageKey, MAX_KEY_BYTES, MAX_PARTITION, type ReplicaStore, type ScanEntry, type ScanOptions, type StoreLimits } from '../../src/storage/index.ts'
+import { DigestBuilder, entryHash, segmentOf, type PartitionDigest } from '../../src/storage/merkle.ts'
 
 export interface StoreHarness {
   /** The store currently open (a new one after `reopen`). */
@@ -507,6 +508,123 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.ok(s.bytesWritten > 0)
     s.gets = 1000
     assert.is(store.stats().gets, 2, 'stats() is a copy')
+  })
+
+  // ---- Merkle digests and garbage collection ----
+
+  /** The digest of a partition as merkle.ts defines it, from what the store returns for its keys. */
+  const expectedDigest = async (store: ReplicaStore, partition: number, segments: number): Promise<PartitionDigest> => {
+    const builder = new DigestBuilder(segments)
+    for await (const e of store.scan(partition)) builder.add(encodeStorageKey(partition, e.key, MAX_KEY_BYTES), encodeEnvelope(e.envelope))
+    return builder.finish()
+  }
+  const leavesThatDiffer = (a: PartitionDigest, b: PartitionDigest): number[] =>
+    a.leaves.flatMap((leaf, i) => (leaf.equals(b.leaves[i]!) ? [] : [i]))
+
+  withStore('merkle digests a partition by content: the definition of merkle.ts, its entries and bytes', async ({ store }) => {
+    const empty = await store.merkle(4, 16)
+    assert.is(empty.entries, 0)
+    assert.is(empty.leaves.length, 16)
+    assert.ok(empty.root.equals(new DigestBuilder(16).finish().root), 'an empty partition has the empty digest')
+    let bytes = 0
+    for (let i = 0; i < 200; i++) {
+      const key = b(`key-${i}`)
+      const r = store.update(4, key, undefined, 'a#0', w(`value-${i}`.repeat(1 + (i % 4))))
+      bytes += 2 + key.length + encodeEnvelope(r.stored).length
+    }
+    store.update(3, b('key-1'), undefined, 'a#0', w('a neighbour partition'))
+    store.update(5, b('key-1'), undefined, 'a#0', w('a neighbour partition'))
+    const d = await store.merkle(4, 16)
+    assert.is(d.entries, 200)
+    assert.is(d.bytes, bytes, 'bytes are storage keys plus encoded envelopes')
+    const expected = await expectedDigest(store, 4, 16)
+    assert.ok(d.root.equals(expected.root), 'root as merkle.ts defines it')
+    assert.equal(d.leaves.map((l) => l.toString('hex')), expected.leaves.map((l) => l.toString('hex')))
+    assert.ok(!d.root.equals((await store.merkle(4, 32)).root), 'the segment count is part of the digest')
+    const last = await store.merkle(MAX_PARTITION, 8)
+    assert.is(last.entries, 0, 'the last partition runs to the end of the key space')
+  })
+
+  withStore('one changed key changes exactly its leaf; merkleEntries lists that leaf with entry hashes', async ({ store }) => {
+    for (let i = 0; i < 300; i++) store.update(9, b(`k${i}`), undefined, 'a#0', w(`v${i}`))
+    const before = await store.merkle(9, 64)
+    const changed = b('k123')
+    const read = store.get(9, changed)!
+    store.update(9, changed, contextOf(read), 'a#0', w('new'))
+    const after = await store.merkle(9, 64)
+    const leaf = segmentOf(encodeStorageKey(9, changed, MAX_KEY_BYTES), 64)
+    assert.equal(leavesThatDiffer(before, after), [leaf])
+    const entries = await store.merkleEntries(9, 64, [leaf])
+    assert.ok(entries.some((e) => e.key.equals(changed)))
+    const keys = entries.map((e) => e.key.toString())
+    assert.equal(keys, [...keys].sort(), 'in key order')
+    for (const e of entries) {
+      assert.is(segmentOf(encodeStorageKey(9, e.key, MAX_KEY_BYTES), 64), leaf)
+      assert.ok(e.hash.equals(store.entryHash(9, e.key)!), 'the same hash as entryHash')
+      assert.ok(e.hash.equals(entryHash(encodeStorageKey(9, e.key, MAX_KEY_BYTES), encodeEnvelope(store.get(9, e.key)!))))
+    }
+    const all = await store.merkleEntries(9, 64, Array.from({ length: 64 }, (_, i) => i))
+    assert.is(all.length, 300)
+    assert.equal(await store.merkleEntries(9, 64, []), [])
+    // A key removed behind the store's back: its leaf differs, the key is gone from the entries.
+    await store.remove(9, changed)
+    const removed = await store.merkle(9, 64)
+    assert.equal(leavesThatDiffer(after, removed), [leaf])
+    assert.ok(!(await store.merkleEntries(9, 64, [leaf])).some((e) => e.key.equals(changed)))
+    assert.is(store.entryHash(9, changed), undefined)
+  })
+
+  withStore('merkle refuses bad segments and leaves with ERR_BAD_REQUEST', async ({ store }) => {
+    for (const segments of [0, -1, 1.5, (1 << 20) + 1, Number.NaN]) {
+      await rejectsCode(store.merkle(1, segments), 'ERR_BAD_REQUEST')
+      await rejectsCode(store.merkleEntries(1, segments, [0]), 'ERR_BAD_REQUEST')
+    }
+    await rejectsCode(store.merkle(-1, 8), 'ERR_BAD_REQUEST')
+    await rejectsCode(store.merkleEntries(1, 8, [8]), 'ERR_BAD_REQUEST')
+    await rejectsCode(store.merkleEntries(1, 8, [-1]), 'ERR_BAD_REQUEST')
+    await rejectsCode(store.merkleEntries(1, 8, 'all' as never), 'ERR_BAD_REQUEST')
+    throwsCode(() => store.entryHash(1, 'k' as never), 'ERR_BAD_REQUEST')
+  })
+
+  withStore('collect removes an obsolete envelope whose hash is the confirmed one, and nothing else', async (h) => {
+    const { store } = h
+    const now = 1_800_000_000_000
+    const live = store.update(6, b('live'), undefined, 'a#0', w('v')).stored
+    const deleted = store.update(6, b('gone'), contextOf(store.update(6, b('gone'), undefined, 'a#0', w('v')).stored), 'a#0', w(null)).stored
+    store.update(6, b('expired'), undefined, 'a#0', w('v', 1_000, 2_000))
+    store.update(6, b('later'), undefined, 'a#0', w('v', 1_000, now + 1))
+    await store.sync()
+    const hashOf = (k: string): Buffer => store.entryHash(6, b(k))!
+    assert.is(store.collect(6, b('live'), hashOf('live'), now).collected, false, 'a live value is never collected')
+    assert.is(store.collect(6, b('later'), hashOf('later'), now).collected, false, 'not yet expired')
+    assert.is(store.collect(6, b('gone'), hashOf('live'), now).collected, false, 'another hash: the key changed since')
+    assert.is(store.collect(6, b('absent'), hashOf('live'), now).collected, false)
+    const gone = store.collect(6, b('gone'), hashOf('gone'), now)
+    assert.is(gone.collected, true)
+    assert.is(store.collect(6, b('expired'), hashOf('expired'), now).collected, true)
+    await gone.durable
+    assert.is(store.get(6, b('gone')), undefined)
+    assert.is(store.get(6, b('expired')), undefined)
+    same(store.get(6, b('live')), live)
+    assert.is(store.stats().collected, 2)
+    assert.is((await store.merkle(6, 4)).entries, 2)
+    assert.is((await store.merkle(0, 4)).entries, 0, 'the dot floor record is in no partition')
+    assert.equal(await collect(store.scan(0)), [])
+    // A write to the collected key issues a dot after every collected one, also after a restart.
+    const reopened = await h.reopen()
+    const again = reopened.update(6, b('gone'), undefined, 'a#0', w('back'))
+    assert.ok(again.stored.siblings[0]!.dot.counter > deleted.context.get('a#0')!, `counter ${again.stored.siblings[0]!.dot.counter}`)
+    const merged = mergeEnvelopes(deleted, again.stored)
+    assert.equal(values(merged), ['back'], 'a replica still holding the tombstone keeps the new write')
+    assert.equal(dots(reopened.update(6, b('fresh'), undefined, 'b#0', w('v')).stored), ['b#0:1'], 'other actors start afresh')
+    await again.durable
+  })
+
+  withStore('collect refuses bad input with ERR_BAD_REQUEST', async ({ store }) => {
+    store.update(1, b('k'), undefined, 'a#0', w(null))
+    throwsCode(() => store.collect(1, b('k'), Buffer.alloc(31), 1), 'ERR_BAD_REQUEST', /32 bytes/)
+    throwsCode(() => store.collect(1, b('k'), store.entryHash(1, b('k'))!, -1), 'ERR_BAD_REQUEST', /now/)
+    throwsCode(() => store.collect(70000, b('k'), Buffer.alloc(32), 1), 'ERR_BAD_REQUEST')
   })
 
   test.run()

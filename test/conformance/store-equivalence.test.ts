@@ -1,17 +1,20 @@
-// The native and the memory store are one contract: random sequences of coordinator writes, replica syncs and
-// removes, over a few keys, actors and remote replicas, give the same results, the same envelopes (byte for byte)
-// and the same stats on both -- and the same as the versioning algebra applied to a plain Map.
+// The native and the memory store are one contract: random sequences of coordinator writes, replica syncs,
+// removes and garbage collection, over a few keys, actors and remote replicas, give the same results, the same envelopes (byte for byte)
+// and the same stats on both -- and the same as the versioning algebra applied to a plain Map. Holding equal data,
+// they give equal Merkle digests (the engine's native hashing and merkle.ts's restatement of it agree).
 //
 // Each run uses its own partition of two long-lived stores (the native one in 'none' mode, for speed).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
 import { isRingkvError, RingkvError } from '../../src/errors.ts'
-import { MemoryStore, NativeStore, type ReplicaStore } from '../../src/storage/index.ts'
+import { MAX_KEY_BYTES, MemoryStore, NativeStore, encodeStorageKey, entryHash, type ReplicaStore } from '../../src/storage/index.ts'
+import { floorEnvelope, raiseFloor } from '../../src/storage/dot-floor.ts'
 import {
   contextOf,
   encodeEnvelope,
   envelopesEqual,
+  isObsolete,
   mergeEnvelopes,
   updateEnvelope,
   type Envelope,
@@ -33,6 +36,7 @@ type Command =
   | { t: 'mergeHistory'; key: number; index: number }
   | { t: 'pull'; remote: number; key: number }
   | { t: 'remove'; key: number }
+  | { t: 'collect'; key: number; now: number }
 
 const key = fc.nat(KEYS.length - 1)
 const remote = fc.nat(REMOTES.length - 1)
@@ -50,6 +54,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('mergeHistory' as const), key, index: fc.nat(20) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('pull' as const), remote, key }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('remove' as const), key }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('collect' as const), key, now: fc.constantFrom(3, 10, 1_000) }) },
 )
 
 type Outcome = { ok: true; stored: Envelope; flag: boolean } | { ok: false; code: string }
@@ -78,6 +83,8 @@ test('native and memory stores agree with each other and with the versioning alg
   const nativeStore = await NativeStore.open(dir, { engine: { durability: 'none' } })
   const memoryStore = new MemoryStore()
   let partition = 0
+  // The dot floor is one per store, across partitions (and runs).
+  let floor: ReadonlyMap<string, number> = new Map()
   try {
     await fc.assert(
       fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 60, size: 'max' }), async (commands) => {
@@ -103,7 +110,7 @@ test('native and memory stores agree with each other and with the versioning alg
             const wr = write(c.value, c.expiresAt)
             const actor = LOCAL_ACTORS[c.actor]!
             const expected = attempt(() => {
-              const stored = updateEnvelope(model.get(c.key), ctx, actor, wr)
+              const stored = updateEnvelope(model.get(c.key) ?? floorEnvelope(floor, actor), ctx, actor, wr)
               if (stored.siblings.length > LIMITS.maxSiblings) throw new RingkvError('ERR_TOO_MANY_SIBLINGS', 'model')
               return { stored, flag: stored.siblings.length >= LIMITS.warnSiblings }
             })
@@ -137,6 +144,16 @@ test('native and memory stores agree with each other and with the versioning alg
             const local = model.get(c.key)
             const r = remotes[c.remote]!
             if (local !== undefined) r.set(c.key, mergeEnvelopes(r.get(c.key) ?? { context: new Map(), siblings: [] }, local))
+          } else if (c.t === 'collect') {
+            const current = model.get(c.key)
+            const hash = current === undefined ? Buffer.alloc(32) : entryHash(encodeStorageKey(partition, k, MAX_KEY_BYTES), encodeEnvelope(current))
+            const outcomes = stores.map((s) => s.collect(partition, k, hash, c.now).collected)
+            const expected = current !== undefined && isObsolete(current, c.now)
+            assert.equal(outcomes, [expected, expected], what)
+            if (expected) {
+              floor = raiseFloor(floor, current.context) ?? floor
+              model.delete(c.key)
+            }
           } else {
             await Promise.all(stores.map((s) => s.remove(partition, k)))
             model.delete(c.key)
@@ -159,9 +176,21 @@ test('native and memory stores agree with each other and with the versioning alg
           .map(([i, e]) => `${KEYS[i]!.toString('hex')}=${bytesOf(e)}`)
         assert.equal(scans[0], expected)
         assert.equal(nativeStore.stats(), memoryStore.stats())
+        // Equal data, equal digests: root, every leaf, and the entries of every leaf.
+        for (const segments of [1, 4, 64]) {
+          const [n, m] = await Promise.all(stores.map((s) => s.merkle(partition, segments)))
+          assert.ok(n!.root.equals(m!.root), `root with ${segments} segments`)
+          assert.equal(n!.leaves.map((l) => l.toString('hex')), m!.leaves.map((l) => l.toString('hex')))
+          assert.equal([n!.entries, n!.bytes], [m!.entries, m!.bytes])
+          const all = Array.from({ length: segments }, (_, i) => i)
+          const [ne, me] = await Promise.all(stores.map((s) => s.merkleEntries(partition, segments, all)))
+          const show = (es: typeof ne) => es!.map((e) => `${e.key.toString('hex')}:${e.hash.toString('hex')}`)
+          assert.equal(show(ne), show(me))
+        }
       }),
       { numRuns: 150 },
     )
+    assert.ok(nativeStore.stats().collected > 0, 'the runs collected something')
   } finally {
     await nativeStore.close()
     remove()
