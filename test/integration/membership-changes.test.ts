@@ -68,7 +68,8 @@ test.after(async () => {
 })
 
 test('kill -9 during writes, then join and decommission through the CLI: no acknowledged write is lost', async () => {
-  cluster = await startCluster(3, ['--durability', 'sync'], 1)
+  // 256 partitions keep the anti-entropy rounds below short at their default pace (100 partitions/s).
+  cluster = await startCluster(3, ['--durability', 'sync', '--partitions', '256'], 1)
   const [n1, n2, , n4] = cluster.nodes
   const client = await connect({ seeds: cluster.seeds, timeoutMs: 3000 })
   try {
@@ -94,6 +95,27 @@ test('kill -9 during writes, then join and decommission through the CLI: no ackn
     assert.ok([0, 3].includes(status.code ?? -1), status.stderr)
     await load.stop()
 
+    // Anti-entropy on every owner, then once more: the second pass must find every partition's Merkle tree
+    // equal on all its replicas (nothing differing, nothing repaired).
+    const owners = [n2!, cluster.nodes[2]!, n4!]
+    const aeBegan = Date.now()
+    const first: Array<{ keysRepaired: number; bytesSent: number; bytesReceived: number; dataBytes: number }> = []
+    for (const n of owners) {
+      const r = await cli(['repair', '--node', n.address, '--json'])
+      assert.is(r.code, 0, r.stderr)
+      first.push(JSON.parse(r.stdout))
+    }
+    const convergedMs = Date.now() - aeBegan
+    for (const n of owners) {
+      const r = await cli(['repair', '--node', n.address, '--json'])
+      assert.is(r.code, 0, r.stderr)
+      const again = JSON.parse(r.stdout) as { leavesDiffering: number; keysRepaired: number }
+      assert.is(again.leavesDiffering, 0, `${n.id} still differs from a replica after a full round`)
+      assert.is(again.keysRepaired, 0)
+    }
+    const aeBytes = first.reduce((s, r) => s + r.bytesSent + r.bytesReceived, 0)
+    const dataBytes = first.reduce((s, r) => s + r.dataBytes, 0)
+
     // Read everything back through nodes that stayed (the decommissioned one still runs, owning nothing).
     const reader = await connect({ seeds: [n2!.address, n4!.address], timeoutMs: 5000 })
     let checked = 0
@@ -111,7 +133,8 @@ test('kill -9 during writes, then join and decommission through the CLI: no ackn
       `processes: ${load.attempts()} writes attempted (${killedAt} before the kill), ${load.acked.size} acknowledged, ` +
         `errors ${JSON.stringify(Object.fromEntries(load.errors))}; join moved ${(joinReport.movedFraction * 100).toFixed(2)}% ` +
         `(${joinReport.keysStreamed} keys streamed), decommission moved ${(leaveReport.movedFraction * 100).toFixed(2)}%; ` +
-        `${checked} acknowledged writes checked at R=all, ${lost.length} lost`,
+        `${checked} acknowledged writes checked at R=all, ${lost.length} lost; anti-entropy: ${first.reduce((s, r) => s + r.keysRepaired, 0)} keys repaired, ` +
+        `${aeBytes} bytes moved for ${dataBytes} bytes of data, every replica equal after ${convergedMs} ms`,
     )
     assert.equal(lost, [], `acknowledged writes lost: ${lost.slice(0, 10).join(', ')}`)
     assert.ok(load.acked.size > 100, `only ${load.acked.size} writes acknowledged`)
