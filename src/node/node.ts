@@ -78,13 +78,16 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
   }
   try {
     let store: ReplicaStore
-    if (o.dataDir !== undefined) {
+    if (options.store !== undefined) {
+      store = options.store
+    } else if (o.dataDir !== undefined) {
       const engine = await Engine.open(join(o.dataDir, 'engine'), { durability: o.durability })
       store = new NativeStore(engine, { ownsEngine: true })
     } else {
       store = new MemoryStore()
     }
-    toClose.push(() => store.close())
+    // A given store is its owner's to close.
+    if (options.store === undefined) toClose.push(() => store.close())
     const epoch = dataEpoch(o.dataDir, clock)
     const actor = actorId(o.id, epoch)
     const pool = new ConnectionPool(transport, { nodeId: o.id, requestTimeoutMs: o.requestTimeoutMs })

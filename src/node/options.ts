@@ -5,6 +5,7 @@ import type { Consistency } from '../cluster/api.ts'
 import type { Durability } from '../engine/index.ts'
 import type { Clock, Logger, Random } from '../runtime/index.ts'
 import type { Transport } from '../net/index.ts'
+import type { ReplicaStore } from '../storage/index.ts'
 import { DEFAULT_PARTITIONS, MAX_REPLICATION } from '../ring/partitions.ts'
 
 export interface KeyspaceOptions {
@@ -30,7 +31,7 @@ export interface NodeOptions {
   http?: string
   /** Addresses of nodes to learn the membership from (may include this node). */
   seeds?: string[]
-  /** Data directory; required unless `store` is given. */
+  /** Data directory: the engine's files and the node's own (its data epoch, members); omit to keep all in memory. */
   dataDir?: string
   /** Partitions of the hash space, a power of two fixed when the cluster is created. */
   partitions?: number
@@ -45,6 +46,12 @@ export interface NodeOptions {
   random?: Random
   logger?: Logger
   transport?: Transport
+  /**
+   * The replica store to use instead of the engine in `dataDir`; the node's own files still live in `dataDir`.
+   * The caller owns it and the node never closes it, so it can outlive the node: the simulator's disk across a
+   * crash and a restart (with the same `dataDir`, hence the same data epoch and actor id).
+   */
+  store?: ReplicaStore
 }
 
 export const keyspaceDefaults: KeyspaceOptions = Object.freeze({
@@ -109,6 +116,10 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   seeds.forEach((s, i) => checkAddress(`seeds[${i}]`, s))
   if (o.dataDir !== undefined && (typeof o.dataDir !== 'string' || o.dataDir === '')) {
     throw invalid('dataDir must be a non-empty string')
+  }
+  const storeMethods = ['get', 'update', 'merge', 'scan', 'remove', 'sync'] as const
+  if (o.store !== undefined && (o.store === null || typeof o.store !== 'object' || storeMethods.some((m) => typeof o.store?.[m] !== 'function'))) {
+    throw invalid(`store must be a ReplicaStore (with ${storeMethods.join(', ')})`)
   }
   const partitions = o.partitions ?? DEFAULT_PARTITIONS
   checkInt('partitions', partitions, 1, 65536)
