@@ -72,6 +72,7 @@ type SegmentKind = 'syn' | 'data' | 'fin' | 'rst'
 interface Segment {
   readonly kind: SegmentKind
   readonly bytes: Buffer | undefined
+  readonly sentAt: number
   /** When it reaches the receiving host if the link lets it (FIFO within its direction). */
   arrival: number
 }
@@ -210,6 +211,11 @@ export class SimNetwork {
     }
   }
 
+  /** Back to the default profile on one link (one direction). */
+  clearLink(from: string, to: string): void {
+    if (this.#links.delete(`${from}>${to}`)) this.#event(`link ${from}>${to} default`)
+  }
+
   /** Back to the default profile on every link. */
   resetLinks(): void {
     this.#links.clear()
@@ -255,6 +261,13 @@ export class SimNetwork {
       done++
     }
     return done
+  }
+
+  /** When the oldest segment still travelling (in flight or held) was sent; Infinity when none is. */
+  oldestInFlight(): number {
+    let oldest = Infinity
+    for (const c of this.#connections) oldest = Math.min(oldest, c.client.oldestSentAt, c.server.oldestSentAt)
+    return oldest
   }
 
   /** Open connections between two hosts (either way round), for tests. */
@@ -527,6 +540,11 @@ class SimEnd implements ByteStream {
     return this.#inbox.length === 0
   }
 
+  /** When the oldest segment in the inbox was sent (they are in order); Infinity when empty. */
+  get oldestSentAt(): number {
+    return this.#inbox[0]?.sentAt ?? Infinity
+  }
+
   get #tag(): string {
     return `#${this.connection.id}${this.side === 'c' ? '>c' : '>s'}`
   }
@@ -586,7 +604,7 @@ class SimEnd implements ByteStream {
     const arrival = Math.max(this.#lastArrival, now + this.#net.delay(this.peer.host, this.host))
     this.#lastArrival = arrival
     if (accept !== undefined) this.#accept = accept
-    this.#inbox.push({ kind, bytes, arrival })
+    this.#inbox.push({ kind, bytes, arrival, sentAt: now })
     if (bytes !== undefined) this.inboxBytes += bytes.length
     this.#net.stats.segments++
     this.#arm()
