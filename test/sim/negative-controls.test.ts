@@ -1,0 +1,63 @@
+// The simulator's checks have teeth: with a bug planted on purpose, the same scenarios fail with the violation
+// that bug causes. (Nothing here is recorded in failed-seeds.json: these runs are meant to fail.)
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { ReplicaStore } from '../../src/storage/index.ts'
+import { runScenario, type Scenario } from './scenario.ts'
+import { partitions, siblings, wipedReplica } from './scenarios.ts'
+
+/** A store that does what `inner` does, except for the methods given. */
+function planted(inner: ReplicaStore, overrides: Partial<Pick<ReplicaStore, 'update' | 'merge'>>): ReplicaStore {
+  return {
+    get limits() {
+      return inner.limits
+    },
+    get: (p, k) => inner.get(p, k),
+    update: overrides.update ?? ((p, k, context, actor, write, limits) => inner.update(p, k, context, actor, write, limits)),
+    merge: overrides.merge ?? ((p, k, incoming) => inner.merge(p, k, incoming)),
+    scan: (p, o) => inner.scan(p, o),
+    remove: (p, k) => inner.remove(p, k),
+    sync: () => inner.sync(),
+    stats: () => inner.stats(),
+    close: () => inner.close(),
+  }
+}
+
+async function violationsOf(scenario: Scenario, seed: number): Promise<string[]> {
+  const r = await runScenario(scenario, seed)
+  assert.is(r.error, undefined, r.error)
+  return [...new Set(r.violations.map((v) => v.check))]
+}
+
+test('a wiped node that reuses its actor id (old counters) loses acknowledged writes: found', async () => {
+  const found = await violationsOf({ ...wipedReplica, cluster: { ...wipedReplica.cluster, wipeKeepsEpoch: true } }, 1)
+  assert.ok(found.includes('lost'), `found ${found.join(', ')}`)
+})
+
+test('a store that ignores the causal context (every write a sibling): the sibling bound breaks', async () => {
+  const blind = (s: ReplicaStore) => planted(s, { update: (p, k, _context, actor, write, limits) => s.update(p, k, undefined, actor, write, limits) })
+  const found = await violationsOf({ ...siblings, durationMs: 8000, cluster: { ...siblings.cluster, wrapStore: blind } }, 1)
+  assert.ok(found.includes('siblings'), `found ${found.join(', ')}`)
+  assert.ok(found.includes('stale'), 'superseded values are still read')
+})
+
+test('a store whose replica sync overwrites instead of merging loses acknowledged writes: found', async () => {
+  const overwrite = (s: ReplicaStore) =>
+    planted(s, {
+      merge: (p, k, incoming) => {
+        void s.remove(p, k)
+        return s.merge(p, k, incoming)
+      },
+    })
+  // Two hot keys and four writers: concurrent writes through different coordinators.
+  const found = await violationsOf({ ...siblings, durationMs: 8000, cluster: { ...siblings.cluster, wrapStore: overwrite } }, 1)
+  assert.ok(found.includes('lost'), `found ${found.join(', ')}`)
+})
+
+test('a store that drops replica sync (read repair cannot heal): replicas do not converge', async () => {
+  const deaf = (s: ReplicaStore) => planted(s, { merge: (p, k) => ({ stored: s.get(p, k) ?? { context: new Map(), siblings: [] }, changed: false, durable: Promise.resolve() }) })
+  const found = await violationsOf({ ...partitions, durationMs: 5000, cluster: { ...partitions.cluster, wrapStore: deaf } }, 1)
+  assert.ok(found.includes('unconverged'), `found ${found.join(', ')}`)
+})
+
+test.run()
