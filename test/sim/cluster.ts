@@ -20,12 +20,12 @@ import { RingkvError } from '../../src/errors.ts'
 import { StreamTransport } from '../../src/net/stream-transport.ts'
 import { startNode, type RingkvNode } from '../../src/node/node.ts'
 import type { KeyspaceOptions } from '../../src/node/options.ts'
-import { preferenceList, type RingMap } from '../../src/ring/index.ts'
+import { partitionOf, preferenceList, type RingMap } from '../../src/ring/index.ts'
 import { VirtualClock } from '../../src/runtime/clock.ts'
 import { createLogger, type Logger, type LogLevel } from '../../src/runtime/logger.ts'
 import { SeededRandom } from '../../src/runtime/random.ts'
 import { MemoryBacking, MemoryStore } from '../../src/storage/memory-store.ts'
-import { MAX_KEY_BYTES, storageRange, type ReplicaStore } from '../../src/storage/index.ts'
+import { MAX_KEY_BYTES, encodeStorageKey, storageRange, type ReplicaStore } from '../../src/storage/index.ts'
 import { drive } from './drive.ts'
 import { SimNetwork, type LinkProfile } from './network.ts'
 import { ProcessClock } from './node-clock.ts'
@@ -345,6 +345,27 @@ export class SimCluster {
     this.net.resetLinks()
     await Promise.all(this.nodes.filter((n) => n.state === 'down').map((n) => this.restart(n.id)))
     await this.waitForMembership()
+  }
+
+  /**
+   * Changes a node's disk behind its back (issue 4, test 7): 'corrupt' flips bytes of the key's stored envelope
+   * (the store then reports ERR_CORRUPTION for it), 'delete' removes the key. Returns whether the key was there.
+   */
+  tamper(id: string, key: string, how: 'corrupt' | 'delete'): boolean {
+    const disk = this.node(id).disk
+    const storageKey = encodeStorageKey(partitionOf(Buffer.from(key), this.options.partitions), Buffer.from(key), MAX_KEY_BYTES)
+    const stored = disk.get(storageKey)
+    if (stored === undefined) return false
+    this.trace(`tamper ${id} ${key} ${how}`)
+    if (how === 'delete') {
+      disk.delete(storageKey)
+    } else {
+      const damaged = Buffer.from(stored)
+      // The envelope's header and counts come first: damage there cannot decode as another valid envelope.
+      for (let i = 0; i < Math.min(4, damaged.length); i++) damaged[i] = damaged[i]! ^ 0xa5
+      disk.put(storageKey, damaged)
+    }
+    return true
   }
 
   /**

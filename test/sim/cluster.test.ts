@@ -1,0 +1,89 @@
+// The simulated cluster's process model: a crash stops a node at once (timers, sockets, disk access) without a
+// graceful close; a restart keeps the disk and the actor id; a wipe gives a new actor; tampering with a disk is
+// seen by the node that owns it.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { isRingkvError } from '../../src/errors.ts'
+import { partitionOf } from '../../src/ring/index.ts'
+import { VirtualClock } from '../../src/runtime/clock.ts'
+import { SimCluster } from './cluster.ts'
+import { ProcessClock } from './node-clock.ts'
+
+test('a process clock: its timers run on the shared clock, all cancelled by halt, none after it', async () => {
+  const base = new VirtualClock({ startMs: 1000 })
+  const p = new ProcessClock(base, -250)
+  const ran: string[] = []
+  p.setTimeout(() => ran.push('timeout'), 10)
+  p.setInterval(() => ran.push('tick'), 4)
+  const cancelled = p.setTimeout(() => ran.push('cancelled'), 5)
+  p.clearTimeout(cancelled)
+  assert.is(p.now(), 750, 'the skew shifts wall-clock time')
+  await base.advance(10)
+  assert.equal(ran, ['tick', 'tick', 'timeout'])
+  p.halt()
+  p.setTimeout(() => ran.push('after halt'), 1)
+  await base.advance(20)
+  assert.equal(ran, ['tick', 'tick', 'timeout'])
+  assert.is(p.pendingTimers, 0)
+  assert.is(base.pendingTimers, 0, 'nothing of the process is left on the shared clock')
+})
+
+test('crash: no close, timers gone, the store fenced, calls in flight fail; restart keeps the actor, a wipe changes it', async () => {
+  const c = new SimCluster({ seed: 1 })
+  try {
+    await c.drive(c.start())
+    const n1 = c.node('n1')
+    const service = c.service('n1')
+    await c.drive(service.put(Buffer.from('k'), Buffer.from('v1'), { w: 3 }))
+    const oldProcess = n1.process!
+    // A read whose replicas cannot answer in time: it is in flight when the node dies.
+    c.net.isolate('n1')
+    const inFlight = service.get(Buffer.from('k'), { r: 3 }).then(
+      () => 'answered',
+      (e: unknown) => (isRingkvError(e) ? e.code : String(e)),
+    )
+    await c.run(5)
+    c.crash('n1')
+    assert.is(await c.drive(inFlight), 'ERR_CRASHED')
+    assert.ok(oldProcess.clock.halted)
+    assert.is(oldProcess.clock.pendingTimers, 0)
+    assert.throws(() => oldProcess.store.get(0, Buffer.from('k')), /closed/, 'the dead process cannot reach the disk')
+    assert.ok(isRingkvError(await service.get(Buffer.from('k')).catch((e: unknown) => e), 'ERR_UNAVAILABLE'))
+    c.net.heal()
+    await c.drive(c.restart('n1'))
+    assert.equal(n1.actors, [n1.actors[0], n1.actors[0]], 'the same disk, the same actor')
+    assert.is((await c.drive(service.get(Buffer.from('k'), { r: 1 }))).value?.toString(), 'v1', 'the data survived on its disk')
+    c.crash('n1', 'machine')
+    c.wipe('n1')
+    await c.drive(c.restart('n1'))
+    assert.is(n1.actors.length, 3)
+    assert.is.not(n1.actors[2], n1.actors[0], 'a wiped disk gets a new epoch, so a new actor')
+    assert.is((await c.drive(service.get(Buffer.from('k'), { r: 1 }))).found, false, 'the wiped node has nothing')
+    assert.is((await c.drive(service.get(Buffer.from('k'), { r: 3 }))).value?.toString(), 'v1', 'the others still have it')
+  } finally {
+    await c.close()
+  }
+})
+
+test('tamper: a corrupted key is an ERR_CORRUPTION on its node; a deleted one is gone there only', async () => {
+  const c = new SimCluster({ seed: 2 })
+  try {
+    await c.drive(c.start())
+    const client = await c.drive(c.client('c1'))
+    await c.drive(client.put('a', '1', { w: 3 }))
+    await c.drive(client.put('b', '2', { w: 3 }))
+    assert.ok(c.tamper('n2', 'a', 'corrupt'))
+    assert.ok(c.tamper('n3', 'b', 'delete'))
+    assert.not.ok(c.tamper('n3', 'never-written', 'delete'))
+    const store = c.node('n2').process!.store
+    assert.throws(() => store.get(partitionOf(Buffer.from('a'), c.options.partitions), Buffer.from('a')), (e: unknown) => isRingkvError(e, 'ERR_CORRUPTION'))
+    // A read still answers from the replicas whose copy is sound.
+    assert.is((await c.drive(client.get('a', { r: 2 }))).value?.toString(), '1')
+    assert.is((await c.drive(c.service('n3').get(Buffer.from('b'), { r: 1 }))).found, false)
+    assert.is((await c.drive(c.service('n1').get(Buffer.from('b'), { r: 1 }))).value?.toString(), '2')
+  } finally {
+    await c.close()
+  }
+})
+
+test.run()
