@@ -37,7 +37,7 @@ export const siblings: Scenario = {
   sessions: clients(4),
   workload: { ...defaultWorkload, keys: 2, thinkMs: 15, mix: { rmw: 0.8, blindPut: 0, delete: 0.05, blindDelete: 0, read: 0.15 } },
   nemesis: { ...defaultNemesis, meanGapMs: 2500 },
-  durationMs: 40_000,
+  durationMs: 30_000,
   check: { quorumOverlap: true },
 }
 
