@@ -4,6 +4,8 @@
 //   --seeds N          seeds per scenario (default 10), starting at --start (default 1)
 //   --scenario a,b     only these scenarios
 //   --seed n           exactly this seed (replaying a failure); implies --verbose
+//   --scale x          run each scenario's workload x times as long (e.g. 5 for long runs)
+//   --duration ms      run each scenario's workload this long (replaying a failure of a scaled run)
 //   --verbose          the report of every run, not only of failures
 import { parseArgs } from 'node:util'
 import { formatFailure, recordFailure, seedsFor } from './seeds.ts'
@@ -11,7 +13,7 @@ import { runScenario, type RunReport } from './scenario.ts'
 import { scenarioNamed, scenarios } from './scenarios.ts'
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run test:sim -- [--seeds N] [--start S] [--scenario name,...] [--seed n] [--verbose]\n`)
+  process.stderr.write(`${message}\nusage: npm run test:sim -- [--seeds N] [--start S] [--scenario name,...] [--seed n] [--scale x] [--verbose]\n`)
   process.exit(2)
 }
 
@@ -32,6 +34,8 @@ async function main(): Promise<void> {
         scenario: { type: 'string' },
         seed: { type: 'string' },
         verbose: { type: 'boolean' },
+        scale: { type: 'string' },
+        duration: { type: 'string' },
       },
       strict: true,
     }))
@@ -42,6 +46,10 @@ async function main(): Promise<void> {
   const start = positiveInt('start', values.start, 1, 0)
   const only = values.seed === undefined ? undefined : positiveInt('seed', values.seed, 0, 0)
   const verbose = values.verbose === true || only !== undefined
+  const scale = values.scale === undefined ? 1 : Number(values.scale)
+  if (!(scale > 0 && scale <= 100)) usage(`--scale must be a number in (0, 100], got ${JSON.stringify(values.scale)}`)
+  const duration = values.duration === undefined ? undefined : positiveInt('duration', values.duration, 0, 1)
+  if (duration !== undefined && values.scale !== undefined) usage('--duration and --scale cannot both be given')
   let chosen = scenarios
   if (values.scenario !== undefined) {
     try {
@@ -52,11 +60,13 @@ async function main(): Promise<void> {
   }
   let failures = 0
   for (const scenario of chosen) {
-    const seeds = only !== undefined ? [only] : seedsFor(scenario.name, count, start)
-    process.stdout.write(`\n${scenario.name}: ${scenario.description}\n  ${seeds.length} seeds (${only ?? `${start}..${start + count - 1}`}, plus seeds that failed before)\n`)
+    // A run's length: the scenario's own, scaled, or given; failed seeds replay at the length they failed at.
+    const asked = duration ?? (scale === 1 ? undefined : Math.round(scenario.durationMs * scale))
+    const runs = only !== undefined ? [{ seed: only, durationMs: asked }] : seedsFor(scenario.name, count, start).map((r) => (r.durationMs === undefined ? { ...r, durationMs: asked } : r))
+    process.stdout.write(`\n${scenario.name}: ${scenario.description}\n  ${runs.length} seeds (${only ?? `${start}..${start + count - 1}`}, plus seeds that failed before)${asked === undefined ? '' : `, ${asked} ms each`}\n`)
     const reports: RunReport[] = []
-    for (const seed of seeds) {
-      const r = await runScenario(scenario, seed)
+    for (const { seed, durationMs } of runs) {
+      const r = await runScenario(durationMs === undefined ? scenario : { ...scenario, durationMs }, seed)
       reports.push(r)
       const s = r.stats
       process.stdout.write(
@@ -66,8 +76,8 @@ async function main(): Promise<void> {
       )
       if (!r.ok) {
         failures++
-        const added = recordFailure(r)
-        process.stdout.write(formatFailure(r).replace(/^/gm, '    ') + '\n')
+        const added = recordFailure(r, durationMs)
+        process.stdout.write(formatFailure(r, durationMs).replace(/^/gm, '    ') + '\n')
         if (added) process.stdout.write('    (added to test/sim/failed-seeds.json: commit it)\n')
       } else if (verbose) {
         process.stdout.write(`    ${JSON.stringify(s)}\n    trace ${r.trace.hash} (${r.trace.events} events)\n`)

@@ -10,12 +10,12 @@ import { partitions, siblings, wipedReplica } from './scenarios.ts'
 const reports = new Map<string, RunReport[]>()
 
 function seeded(scenario: Scenario, count: number, extra: (r: RunReport) => void = () => {}): void {
-  for (const seed of seedsFor(scenario.name, count)) {
-    test(`${scenario.name}, seed ${seed}`, async () => {
-      const r = await runScenario(scenario, seed)
+  for (const { seed, durationMs } of seedsFor(scenario.name, count)) {
+    test(`${scenario.name}, seed ${seed}${durationMs === undefined ? '' : `, ${durationMs} ms`}`, async () => {
+      const r = await runScenario(durationMs === undefined ? scenario : { ...scenario, durationMs }, seed)
       if (!r.ok) {
-        recordFailure(r)
-        assert.unreachable(formatFailure(r))
+        recordFailure(r, durationMs)
+        assert.unreachable(formatFailure(r, durationMs))
       }
       let list = reports.get(scenario.name)
       if (list === undefined) reports.set(scenario.name, (list = []))

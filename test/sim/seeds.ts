@@ -12,6 +12,8 @@ export const FAILED_SEEDS_FILE = fileURLToPath(new URL('./failed-seeds.json', im
 export interface FailedSeed {
   scenario: string
   seed: number
+  /** The workload's length when it failed, if not the scenario's own (a longer sweep: --scale). */
+  durationMs?: number
   /** The first violation (or error) it showed, to tell entries apart when reading the file. */
   first: string
 }
@@ -30,33 +32,44 @@ export function readFailedSeeds(file = FAILED_SEEDS_FILE): FailedSeed[] {
   return parsed as FailedSeed[]
 }
 
-/** The seeds to run for a scenario: `count` seeds from `start`, then every seed that ever failed for it. */
-export function seedsFor(scenario: string, count: number, start = 1, file = FAILED_SEEDS_FILE): number[] {
-  const seeds = Array.from({ length: count }, (_, i) => start + i)
-  for (const f of readFailedSeeds(file)) if (f.scenario === scenario && !seeds.includes(f.seed)) seeds.push(f.seed)
-  return seeds
+export interface SeededRun {
+  seed: number
+  /** Undefined: the scenario's own duration. */
+  durationMs?: number
 }
 
-/** Adds a failing run to the file, unless it is there already or recording is off. Returns whether it added. */
-export function recordFailure(report: RunReport, file = FAILED_SEEDS_FILE): boolean {
+/** The runs of a scenario: `count` seeds from `start`, then every seed that ever failed for it (as it failed). */
+export function seedsFor(scenario: string, count: number, start = 1, file = FAILED_SEEDS_FILE): SeededRun[] {
+  const runs: SeededRun[] = Array.from({ length: count }, (_, i) => ({ seed: start + i }))
+  for (const f of readFailedSeeds(file)) {
+    if (f.scenario === scenario && !runs.some((r) => r.seed === f.seed && r.durationMs === f.durationMs)) runs.push({ seed: f.seed, durationMs: f.durationMs })
+  }
+  return runs
+}
+
+/**
+ * Adds a failing run to the file, unless it is there already or recording is off. `durationMs` when the run was
+ * not of the scenario's own length. Returns whether it added.
+ */
+export function recordFailure(report: RunReport, durationMs?: number, file = FAILED_SEEDS_FILE): boolean {
   if (process.env['RINGKV_SIM_RECORD'] === '0') return false
   const seeds = readFailedSeeds(file)
-  if (seeds.some((f) => f.scenario === report.scenario && f.seed === report.seed)) return false
+  if (seeds.some((f) => f.scenario === report.scenario && f.seed === report.seed && f.durationMs === durationMs)) return false
   const first = report.violations[0]?.message ?? report.error?.split('\n')[0] ?? 'unknown'
-  seeds.push({ scenario: report.scenario, seed: report.seed, first: first.slice(0, 300) })
+  seeds.push({ scenario: report.scenario, seed: report.seed, ...(durationMs === undefined ? {} : { durationMs }), first: first.slice(0, 300) })
   writeFileSync(file, JSON.stringify(seeds, null, 2) + '\n')
   return true
 }
 
-export function replayCommand(scenario: string, seed: number): string {
-  return `npm run test:sim -- --scenario ${scenario} --seed ${seed}`
+export function replayCommand(scenario: string, seed: number, durationMs?: number): string {
+  return `npm run test:sim -- --scenario ${scenario} --seed ${seed}${durationMs === undefined ? '' : ` --duration ${durationMs}`}`
 }
 
 /** What a failing run prints: the seed first, then how to replay it, then what went wrong. */
-export function formatFailure(report: RunReport): string {
+export function formatFailure(report: RunReport, durationMs?: number): string {
   return [
     `SEED=${report.seed} scenario=${report.scenario} failed`,
-    `replay: ${replayCommand(report.scenario, report.seed)}`,
+    `replay: ${replayCommand(report.scenario, report.seed, durationMs)}`,
     `trace ${report.trace.hash.slice(0, 16)} (${report.trace.events} events)`,
     ...report.details,
   ].join('\n')
