@@ -1,7 +1,6 @@
 // The composition root of a ringkv node: it opens the store, listens, learns the membership, and
 // wires the coordinator, the handlers and the HTTP API together. `startNode` runs a node inside the
 // caller's process (an embedded node: local reads skip the network); `ringkv start` runs it alone.
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { RingkvError } from '../errors.ts'
 import type { KvService, MemberInfo } from '../cluster/api.ts'
@@ -9,10 +8,11 @@ import { Engine } from '../engine/index.ts'
 import { ConnectionPool, tcpTransport, type Server, type Transport } from '../net/index.ts'
 import type { RingMap } from '../ring/index.ts'
 import { actorId } from '../versioning/index.ts'
-import { createLogger, systemClock, type Clock, type Logger } from '../runtime/index.ts'
+import { createLogger, systemClock } from '../runtime/index.ts'
 import { MemoryStore, NativeStore, type ReplicaStore } from '../storage/index.ts'
 import { startHttpServer, type HttpServer } from '../http/index.ts'
 import { Coordinator, type CoordinatorCounters } from './coordinator.ts'
+import { openDataEpoch } from './epoch.ts'
 import { createHandlers } from './handlers.ts'
 import { StaticMembership } from './membership.ts'
 import { resolveNodeOptions, type NodeOptions } from './options.ts'
@@ -37,44 +37,24 @@ export interface NodeStats {
   members: number
 }
 
-/**
- * The epoch of this node's data: created with the data directory, so a node whose data was wiped gets
- * a new actor id and never reuses the counters of its old one (DESIGN section 3).
- */
-function dataEpoch(dataDir: string | undefined, clock: Clock): number {
-  if (dataDir === undefined) return clock.now()
-  const path = join(dataDir, 'node.json')
-  try {
-    const epoch = (JSON.parse(readFileSync(path, 'utf8')) as { epoch?: unknown }).epoch
-    if (typeof epoch === 'number' && Number.isInteger(epoch) && epoch > 0) return epoch
-    throw new RingkvError('ERR_CORRUPTION', `${path} has no valid epoch`)
-  } catch (e) {
-    if (e instanceof RingkvError) throw e
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new RingkvError('ERR_CORRUPTION', `${path} cannot be read: ${(e as Error).message}`)
-    }
-  }
-  const epoch = clock.now()
-  mkdirSync(dataDir, { recursive: true })
-  writeFileSync(`${path}.tmp`, JSON.stringify({ epoch }))
-  renameSync(`${path}.tmp`, path)
-  return epoch
-}
-
 export async function startNode(options: NodeOptions): Promise<RingkvNode> {
   const o = resolveNodeOptions(options)
   const clock = options.clock ?? systemClock
   const logger = (options.logger ?? createLogger({ clock })).child({ node: o.id })
   const transport: Transport = options.transport ?? tcpTransport({ clock, logger })
   const toClose: Array<() => Promise<void>> = []
-  const closeAll = async (): Promise<void> => {
+  /** Closes everything; resolves whether all of it closed without an error. */
+  const closeAll = async (): Promise<boolean> => {
+    let clean = true
     for (const c of toClose.reverse()) {
       try {
         await c()
       } catch (e) {
+        clean = false
         logger.warn('error while closing', { error: (e as Error).message })
       }
     }
+    return clean
   }
   try {
     let store: ReplicaStore
@@ -86,10 +66,10 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     } else {
       store = new MemoryStore()
     }
-    // A given store is its owner's to close.
-    if (options.store === undefined) toClose.push(() => store.close())
-    const epoch = dataEpoch(o.dataDir, clock)
-    const actor = actorId(o.id, epoch)
+    // A given store is its owner's to close; a clean stop still needs its writes on disk.
+    toClose.push(options.store === undefined ? () => store.close() : () => store.sync())
+    const dataEpoch = openDataEpoch(o.dataDir, clock, o.durability, logger)
+    const actor = actorId(o.id, dataEpoch.epoch)
     const pool = new ConnectionPool(transport, { nodeId: o.id, requestTimeoutMs: o.requestTimeoutMs })
     toClose.push(() => pool.close())
 
@@ -170,7 +150,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       stats: () => ({ coordinator: coordinator.counters, members: membership!.members().length }),
       close: async () => {
         logger.info('node stopping')
-        await closeAll()
+        if (await closeAll()) dataEpoch.markClosed()
       },
     }
     return node
