@@ -28,7 +28,7 @@ test('a process clock: its timers run on the shared clock, all cancelled by halt
   assert.is(base.pendingTimers, 0, 'nothing of the process is left on the shared clock')
 })
 
-test('crash: no close, timers gone, the store fenced, calls in flight fail; restart keeps the actor, a wipe changes it', async () => {
+test('crash: no close, timers gone, the store fenced, calls in flight fail; the disk survives', async () => {
   const c = new SimCluster({ seed: 1 })
   try {
     await c.drive(c.start())
@@ -51,15 +51,55 @@ test('crash: no close, timers gone, the store fenced, calls in flight fail; rest
     assert.ok(isRingkvError(await service.get(Buffer.from('k')).catch((e: unknown) => e), 'ERR_UNAVAILABLE'))
     c.net.heal()
     await c.drive(c.restart('n1'))
-    assert.equal(n1.actors, [n1.actors[0], n1.actors[0]], 'the same disk, the same actor')
     assert.is((await c.drive(service.get(Buffer.from('k'), { r: 1 }))).value?.toString(), 'v1', 'the data survived on its disk')
+  } finally {
+    await c.close()
+  }
+})
+
+test('actors: a clean stop keeps the actor; a crash changes it (it may have lost unsynced writes) unless writes are fsynced; a wipe always does', async () => {
+  for (const durability of ['interval', 'sync'] as const) {
+    const c = new SimCluster({ seed: 3, durability })
+    try {
+      await c.drive(c.start())
+      const n1 = c.node('n1')
+      await c.drive(c.stop('n1'))
+      await c.drive(c.restart('n1'))
+      c.crash('n1', 'machine')
+      await c.drive(c.restart('n1'))
+      c.crash('n1')
+      c.wipe('n1')
+      await c.drive(c.restart('n1'))
+      const [first, afterStop, afterCrash, afterWipe] = n1.actors
+      assert.is(afterStop, first, `${durability}: a clean stop keeps the actor`)
+      if (durability === 'interval') assert.is.not(afterCrash, afterStop, 'interval: a crash may have lost writes')
+      else assert.is(afterCrash, afterStop, 'sync: nothing acknowledged was lost')
+      assert.ok(![first, afterCrash].includes(afterWipe), `${durability}: a wiped disk gets a new actor`)
+    } finally {
+      await c.close()
+    }
+  }
+})
+
+test('a power cut right after a write loses it on that node; kill -9 loses nothing', async () => {
+  const c = new SimCluster({ seed: 4, durability: 'interval' })
+  try {
+    await c.drive(c.start())
+    const n1 = c.node('n1')
+    const before = n1.disk.size
+    // The coordinator applies the write to its store at once; the power goes before the next fsync.
+    const write = c.service('n1').put(Buffer.from('fresh'), Buffer.from('x'), { w: 3 }).catch((e: unknown) => e)
+    assert.is(n1.disk.size, before + 1)
     c.crash('n1', 'machine')
-    c.wipe('n1')
-    await c.drive(c.restart('n1'))
-    assert.is(n1.actors.length, 3)
-    assert.is.not(n1.actors[2], n1.actors[0], 'a wiped disk gets a new epoch, so a new actor')
-    assert.is((await c.drive(service.get(Buffer.from('k'), { r: 1 }))).found, false, 'the wiped node has nothing')
-    assert.is((await c.drive(service.get(Buffer.from('k'), { r: 3 }))).value?.toString(), 'v1', 'the others still have it')
+    assert.ok(isRingkvError(await c.drive(write), 'ERR_CRASHED'))
+    assert.ok(n1.lostWrites >= 1)
+    assert.is(n1.disk.size, before, 'the unsynced write is gone from its disk')
+    const n2 = c.node('n2')
+    const kept = c.service('n2').put(Buffer.from('kept'), Buffer.from('y'), { w: 3 }).catch((e: unknown) => e)
+    c.crash('n2', 'process')
+    await c.drive(kept)
+    assert.is(n2.lostWrites, 0, 'kill -9 leaves the data with the OS')
+    assert.is(n2.disk.size, before + 1)
   } finally {
     await c.close()
   }

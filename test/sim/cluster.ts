@@ -2,30 +2,33 @@
 // (startNode, the production coordinator, handlers, membership and connection layer) over the simulator's
 // network (network.ts), and real clients (src/client) on hosts of their own.
 //
-// What a node keeps across a crash is its "disk": a MemoryBacking under the MemoryStore each incarnation opens,
-// and a data directory for the node's own files (its data epoch, hence its actor id, and its member list) --
-// the same files a real node keeps. A crash stops a process at once and never calls close: its timers are
+// What a node keeps across a crash is its "disk": a SimDisk (disk.ts: bytes with the engine's durability, so a
+// power cut loses what was not fsynced yet) under the MemoryStore each incarnation opens, and a data directory
+// for the node's own files (its data epoch, hence its actor id, and its member list) -- the files a real node
+// keeps. A crash stops a process at once and never calls close: its timers are
 // cancelled (ProcessClock.halt), its sockets die as the network says (kill -9 or power cut), and its store
 // handle is closed so that code still in flight cannot touch the disk. A restart is a new process on the same
 // disk; a wipe gives it an empty one, so it comes back with a new epoch and a new actor.
 //
 // Nothing here reads the real time or Math.random: the run is a function of the seed.
 import { createHash, type Hash } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type Client } from '../../src/client/index.ts'
 import type { KvService } from '../../src/cluster/api.ts'
 import { RingkvError } from '../../src/errors.ts'
 import { StreamTransport } from '../../src/net/stream-transport.ts'
+import { NODE_FILE } from '../../src/node/epoch.ts'
 import { startNode, type RingkvNode } from '../../src/node/node.ts'
 import type { KeyspaceOptions } from '../../src/node/options.ts'
 import { partitionOf, preferenceList, type RingMap } from '../../src/ring/index.ts'
 import { VirtualClock } from '../../src/runtime/clock.ts'
 import { createLogger, type Logger, type LogLevel } from '../../src/runtime/logger.ts'
 import { SeededRandom } from '../../src/runtime/random.ts'
-import { MemoryBacking, MemoryStore } from '../../src/storage/memory-store.ts'
+import { MemoryStore } from '../../src/storage/memory-store.ts'
 import { MAX_KEY_BYTES, encodeStorageKey, storageRange, type ReplicaStore } from '../../src/storage/index.ts'
+import { SimDisk, type DiskDurability } from './disk.ts'
 import { drive } from './drive.ts'
 import { SimNetwork, type LinkProfile } from './network.ts'
 import { ProcessClock } from './node-clock.ts'
@@ -50,18 +53,30 @@ export interface SimClusterOptions {
   membershipIntervalMs?: number
   /** Unacknowledged TCP data older than this aborts a connection. Default 15 s. */
   abortAfterMs?: number
+  /**
+   * The nodes' durability mode: 'interval' (the default, as in production) fsyncs every 5 ms, so a power cut
+   * loses the last few milliseconds of writes; 'sync' loses nothing.
+   */
+  durability?: DiskDurability
   /** Log lines kept (the last ones are printed when a run fails). Default 'info'. */
   logLevel?: LogLevel
   /**
-   * FOR NEGATIVE CONTROLS ONLY: a wiped node keeps its old data epoch (as if node.json had survived the wipe),
-   * so it reuses its actor id with counters starting again from zero -- the bug the epoch exists to prevent.
+   * FOR NEGATIVE CONTROLS ONLY: a wipe leaves node.json (the data epoch) in place, as if only the engine's files
+   * had been deleted.
    */
   wipeKeepsEpoch?: boolean
+  /**
+   * FOR NEGATIVE CONTROLS ONLY: after a crash, node.json is made to say the node stopped cleanly, so it restarts
+   * with its old actor even though the crash may have lost writes -- what the "running" mark prevents.
+   */
+  crashLooksClean?: boolean
   /** FOR NEGATIVE CONTROLS ONLY: wraps each process's store, to plant a bug the checker must find. */
   wrapStore?: (store: ReplicaStore) => ReplicaStore
 }
 
 export type CrashKind = 'process' | 'machine'
+/** How a node went down: a crash, or a clean stop (close). */
+export type DownKind = CrashKind | 'stopped'
 
 interface Process {
   readonly node: RingkvNode
@@ -73,22 +88,27 @@ interface Process {
 }
 
 export class SimNode {
-  disk = new MemoryBacking()
-  state: 'down' | 'starting' | 'up' = 'down'
+  disk: SimDisk
+  state: 'down' | 'starting' | 'up' | 'stopping' = 'down'
   /** How it went down last: a machine crash needs the machine powered on again. */
-  downKind: CrashKind | undefined
+  downKind: DownKind | undefined
   process: Process | undefined
   /** Every actor id this node has written with, in order. */
   readonly actors: string[] = []
   crashes = 0
   wipes = 0
+  /** Writes lost to power cuts, over every disk this node had. */
+  lostWrites = 0
 
   constructor(
     readonly id: string,
     readonly address: string,
     readonly dataDir: string,
     readonly skewMs: number,
-  ) {}
+    readonly newDisk: () => SimDisk,
+  ) {
+    this.disk = newDisk()
+  }
 }
 
 export class SimCluster {
@@ -120,6 +140,8 @@ export class SimCluster {
       abortAfterMs: options.abortAfterMs ?? 15_000,
       logLevel: options.logLevel ?? 'info',
       wipeKeepsEpoch: options.wipeKeepsEpoch ?? false,
+      crashLooksClean: options.crashLooksClean ?? false,
+      durability: options.durability ?? 'interval',
       wrapStore: options.wrapStore,
     }
     this.clock = new VirtualClock({ startMs: SIM_START_MS })
@@ -135,7 +157,9 @@ export class SimCluster {
     for (let i = 1; i <= this.options.nodes; i++) {
       const id = `n${i}`
       const skew = this.options.maxSkewMs === 0 ? 0 : this.random.int(2 * this.options.maxSkewMs + 1) - this.options.maxSkewMs
-      this.nodes.push(new SimNode(id, `${id}:${PORT}`, join(this.#root, id), skew))
+      const newDisk = () =>
+        new SimDisk({ now: () => this.clock.now(), durability: this.options.durability, phase: this.random.next() * 5 })
+      this.nodes.push(new SimNode(id, `${id}:${PORT}`, join(this.#root, id), skew, newDisk))
     }
   }
 
@@ -203,12 +227,33 @@ export class SimCluster {
     if (node.state !== 'up' || node.process === undefined) throw new Error(`cannot crash ${id}: it is ${node.state}`)
     this.trace(`crash ${id} ${kind}`)
     node.process.kill()
-    if (kind === 'process') this.net.crashProcess(id)
-    else this.net.crashMachine(id)
+    if (kind === 'process') {
+      this.net.crashProcess(id)
+    } else {
+      this.net.crashMachine(id)
+      const lost = node.disk.powerCut()
+      node.lostWrites += lost
+      if (lost > 0) this.trace(`power cut ${id} lost ${lost} unsynced writes`)
+    }
     node.process = undefined
     node.state = 'down'
     node.downKind = kind
     node.crashes++
+  }
+
+  /** Stops a running node cleanly (close: its connections end, its store is synced, it marks itself stopped). */
+  async stop(id: string): Promise<void> {
+    const node = this.node(id)
+    if (node.state !== 'up' || node.process === undefined) throw new Error(`cannot stop ${id}: it is ${node.state}`)
+    this.trace(`stop ${id}`)
+    const p = node.process
+    node.state = 'stopping'
+    await p.node.close()
+    p.clock.halt()
+    await p.store.close()
+    node.process = undefined
+    node.state = 'down'
+    node.downKind = 'stopped'
   }
 
   /** Empties a crashed node's disk: its data and its own files (data epoch, members) are gone. */
@@ -216,7 +261,7 @@ export class SimCluster {
     const node = this.node(id)
     if (node.state !== 'down') throw new Error(`cannot wipe ${id} while it is ${node.state}`)
     this.trace(`wipe ${id}`)
-    node.disk = new MemoryBacking()
+    node.disk = node.newDisk()
     if (this.options.wipeKeepsEpoch) rmSync(join(node.dataDir, 'members.json'), { force: true })
     else rmSync(node.dataDir, { recursive: true, force: true })
     node.wipes++
@@ -228,13 +273,25 @@ export class SimCluster {
     if (node.state !== 'down') throw new Error(`cannot restart ${id}: it is ${node.state}`)
     this.trace(`restart ${id}`)
     if (node.downKind === 'machine') this.net.restartMachine(id)
+    if (this.options.crashLooksClean && node.downKind !== 'stopped') {
+      const path = join(node.dataDir, NODE_FILE)
+      if (existsSync(path)) writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), running: false }))
+    }
     await this.#spawn(node)
   }
 
   async #spawn(node: SimNode): Promise<void> {
     node.state = 'starting'
     const clock = new ProcessClock(this.clock, node.skewMs)
-    const store = new MemoryStore({ backing: node.disk })
+    const disk = node.disk
+    const store = new MemoryStore({ backing: disk })
+    // A DW write (or anything else that asks the store to sync) is an fsync of the disk.
+    const synced = delegateStore(store, {
+      sync: async () => {
+        await store.sync()
+        disk.sync()
+      },
+    })
     const incarnation = node.crashes + 1
     const logger = this.#logger(clock, { node: node.id, incarnation })
     let kill!: () => void
@@ -249,7 +306,8 @@ export class SimCluster {
         listen: node.address,
         seeds: this.addresses,
         dataDir: node.dataDir,
-        store: this.options.wrapStore?.(store) ?? store,
+        store: this.options.wrapStore?.(synced) ?? synced,
+        durability: this.options.durability,
         partitions: this.options.partitions,
         keyspace: this.options.keyspace,
         requestTimeoutMs: this.options.requestTimeoutMs,
@@ -430,5 +488,22 @@ export class SimCluster {
       for (const n of this.nodes) n.process?.clock.halt()
       rmSync(this.#root, { recursive: true, force: true })
     }
+  }
+}
+
+/** A store that does what `inner` does, except for the methods given (to model a disk, or plant a bug). */
+export function delegateStore(inner: ReplicaStore, overrides: Partial<Omit<ReplicaStore, 'limits'>>): ReplicaStore {
+  return {
+    get limits() {
+      return inner.limits
+    },
+    get: overrides.get ?? ((p, k) => inner.get(p, k)),
+    update: overrides.update ?? ((p, k, context, actor, write, limits) => inner.update(p, k, context, actor, write, limits)),
+    merge: overrides.merge ?? ((p, k, incoming) => inner.merge(p, k, incoming)),
+    scan: overrides.scan ?? ((p, o) => inner.scan(p, o)),
+    remove: overrides.remove ?? ((p, k) => inner.remove(p, k)),
+    sync: overrides.sync ?? (() => inner.sync()),
+    stats: overrides.stats ?? (() => inner.stats()),
+    close: overrides.close ?? (() => inner.close()),
   }
 }
