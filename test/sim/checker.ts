@@ -54,22 +54,50 @@ export interface CheckStats {
 }
 
 export interface CheckResult {
+  /** The first violations of each kind (at most MAX_REPORTED each), in the order found. */
   violations: Violation[]
+  /** How many of each kind there were in all. */
+  counts: Partial<Record<Violation['check'], number>>
   stats: CheckStats
 }
 
-/** The causal order among a history's writes, as far as the clients can know it (memoised: the history is done). */
+/** Violations kept in detail per kind: a planted bug can produce millions, and a report needs a few. */
+export const MAX_REPORTED = 20
+
+/** Collects violations: every one counted, the first MAX_REPORTED of each kind described (lazily). */
+class Violations {
+  readonly list: Violation[] = []
+  readonly counts: Partial<Record<Violation['check'], number>> = {}
+  add(check: Violation['check'], message: () => string, ops: readonly number[]): void {
+    const n = (this.counts[check] ?? 0) + 1
+    this.counts[check] = n
+    if (n <= MAX_REPORTED) this.list.push({ check, message: message(), ops })
+  }
+}
+
+/**
+ * The causal order among a history's writes, as far as the clients can know it. Supersession only relates writes
+ * of one key, and a write is invoked after every value it supersedes (after the read that returned them), so per
+ * key it is a DAG in invocation order: reachability is a bitset per put (m^2/8 bytes for m puts of a key -- a few
+ * MB for the longest runs), and the earliest acknowledged superseder one pass of dynamic programming. Nothing here
+ * grows with the square of the whole history, so a planted bug that makes siblings explode stays checkable.
+ */
 class Causality {
   /** Write id -> the writes that superseded it directly (a write carrying a read that returned its value). */
   readonly #successors = new Map<number, Op[]>()
   /** Key -> blind deletes on it. */
   readonly #blindDeletes = new Map<string, Op[]>()
-  readonly #superseders = new Map<number, { all: Op[]; ids: Set<number> }>()
+  /** Put id -> its index among its key's puts, and that key's reachability bitsets. */
+  readonly #slot = new Map<number, { index: number; reach: Uint32Array[] }>()
+  /** Put id -> the acknowledged write, among those that superseded it directly or through others, that completed first. */
+  readonly #firstAcked = new Map<number, Op>()
   readonly history: History
 
   constructor(history: History) {
     this.history = history
+    const putsByKey = new Map<string, Op[]>()
     for (const w of history.ops) {
+      if (w.kind === 'put') push(putsByKey, w.key, w)
       if (w.kind === 'get') continue
       if (w.contextFrom === undefined) {
         if (w.kind === 'delete') push(this.#blindDeletes, w.key, w)
@@ -81,35 +109,41 @@ class Causality {
       }
       for (const value of read.siblings ?? []) {
         const put = history.putOf(value)
-        if (put !== undefined) push(this.#successors, put.id, w) // else a phantom, which the read checks report
+        // A value returned before it was written is a phantom (the read checks report it); an edge from it could
+        // close a cycle.
+        if (put !== undefined && put.key === w.key && put.invokedAt < w.invokedAt) push(this.#successors, put.id, w)
       }
+    }
+    for (const puts of putsByKey.values()) {
+      // Latest first: every put's successors come before it.
+      const order = [...puts].sort((a, b) => b.invokedAt - a.invokedAt)
+      const words = Math.ceil(order.length / 32)
+      const reach = order.map(() => new Uint32Array(words))
+      order.forEach((put, index) => this.#slot.set(put.id, { index, reach }))
+      order.forEach((put, index) => {
+        const mine = reach[index]!
+        let first: Op | undefined
+        for (const w of this.#successors.get(put.id) ?? []) {
+          if (w.outcome === 'ok' && (first === undefined || w.completedAt! < first.completedAt!)) first = w
+          if (w.kind !== 'put') continue
+          const s = this.#slot.get(w.id)!
+          mine[s.index >>> 5]! |= 1 << (s.index & 31)
+          const theirs = reach[s.index]!
+          for (let i = 0; i < words; i++) mine[i]! |= theirs[i]!
+          const viaThem = this.#firstAcked.get(w.id)
+          if (viaThem !== undefined && (first === undefined || viaThem.completedAt! < first.completedAt!)) first = viaThem
+        }
+        if (first !== undefined) this.#firstAcked.set(put.id, first)
+      })
     }
   }
 
-  /** Every write that superseded `write`, directly or through others. */
-  superseders(write: Op): { all: Op[]; ids: Set<number> } {
-    let found = this.#superseders.get(write.id)
-    if (found !== undefined) return found
-    const ids = new Set<number>()
-    const all: Op[] = []
-    const stack = [write]
-    while (stack.length > 0) {
-      const w = stack.pop()!
-      for (const s of this.#successors.get(w.id) ?? []) {
-        if (ids.has(s.id)) continue
-        ids.add(s.id)
-        all.push(s)
-        stack.push(s)
-      }
-    }
-    found = { all, ids }
-    this.#superseders.set(write.id, found)
-    return found
-  }
-
-  /** `a` was superseded by `b`, directly or through others. */
+  /** Put `a` was superseded by put `b`, directly or through others. */
   precedes(a: Op, b: Op): boolean {
-    return this.superseders(a).ids.has(b.id)
+    const sa = this.#slot.get(a.id)
+    const sb = this.#slot.get(b.id)
+    if (sa === undefined || sb === undefined || sa.reach !== sb.reach) return false
+    return (sa.reach[sa.index]![sb.index >>> 5]! & (1 << (sb.index & 31))) !== 0
   }
 
   /**
@@ -125,9 +159,10 @@ class Causality {
     return t
   }
 
-  /** The first acknowledged write that superseded the put (directly or through others). */
+  /** An acknowledged write, completed before `before`, that superseded the put (directly or through others). */
   supersededByAcked(put: Op, before = Infinity): Op | undefined {
-    return this.superseders(put).all.find((w) => w.outcome === 'ok' && w.completedAt! < before)
+    const first = this.#firstAcked.get(put.id)
+    return first !== undefined && first.completedAt! < before ? first : undefined
   }
 }
 
@@ -188,7 +223,7 @@ class PutIndex {
  */
 export function checkHistory(history: History, options: CheckOptions, nowOf: (op: Op) => number = (op) => op.completedAt!): CheckResult {
   const causality = new Causality(history)
-  const violations: Violation[] = []
+  const violations = new Violations()
   const stats: CheckStats = { reads: 0, writes: 0, ackedWrites: 0, ackedChecked: 0, lost: 0, maxSiblings: 0, siblingBound: 0 }
   const putsByKey = new Map<string, Op[]>()
   const readsByKey = new Map<string, Op[]>()
@@ -231,28 +266,28 @@ export function checkHistory(history: History, options: CheckOptions, nowOf: (op
       if (required) checked++
       if (missing !== undefined) {
         lost++
-        violations.push({ check: 'lost', message: `acknowledged ${history.describe(put)} is missing from ${history.describe(missing)}`, ops: [put.id, missing.id] })
+        violations.add('lost', () => `acknowledged ${history.describe(put)} is missing from ${history.describe(missing)}`, [put.id, missing.id])
       }
     }
   }
   stats.ackedChecked = checked
   stats.lost = lost
-  return { violations, stats }
+  return { violations: violations.list, counts: violations.counts, stats }
 }
 
 /** Checks one successful read; pushes what is wrong. */
-function checkRead(causality: Causality, read: Op, index: PutIndex | undefined, options: CheckOptions, violations: Violation[], stats: CheckStats, nowOf: (op: Op) => number): void {
+function checkRead(causality: Causality, read: Op, index: PutIndex | undefined, options: CheckOptions, violations: Violations, stats: CheckStats, nowOf: (op: Op) => number): void {
   const history = causality.history
   const values = read.siblings ?? []
   stats.reads++
   const seen = new Set<string>()
   const puts: Op[] = []
   for (const v of values) {
-    if (seen.has(v)) violations.push({ check: 'duplicate', message: `${history.describe(read)} returned ${v} twice`, ops: [read.id] })
+    if (seen.has(v)) violations.add('duplicate', () => `${history.describe(read)} returned ${v} twice`, [read.id])
     seen.add(v)
     const put = history.putOf(v)
     if (put === undefined || put.key !== read.key || put.invokedAt > read.completedAt!) {
-      violations.push({ check: 'phantom', message: `${history.describe(read)} returned ${v}, which no put to ${read.key} wrote before`, ops: [read.id] })
+      violations.add('phantom', () => `${history.describe(read)} returned ${v}, which no put to ${read.key} wrote before`, [read.id])
     } else {
       puts.push(put)
     }
@@ -261,11 +296,11 @@ function checkRead(causality: Causality, read: Op, index: PutIndex | undefined, 
     // Expiry is judged on the coordinator's clock from the put's own timestamp, which is later than the put's
     // invocation: measuring from the invocation never blames a value that is still alive.
     if (a.ttlMs > 0 && nowOf(read) > a.invokedAt + a.ttlMs + 2 * (options.maxSkewMs ?? 0) + 1) {
-      violations.push({ check: 'expired', message: `${history.describe(read)} returned ${a.value}, expired (ttl ${a.ttlMs} ms)`, ops: [read.id, a.id] })
+      violations.add('expired', () => `${history.describe(read)} returned ${a.value}, expired (ttl ${a.ttlMs} ms)`, [read.id, a.id])
     }
     for (const b of puts) {
       if (a !== b && causality.precedes(a, b)) {
-        violations.push({ check: 'antichain', message: `${history.describe(read)} returned ${a.value} and ${b.value}, which superseded it`, ops: [read.id, a.id, b.id] })
+        violations.add('antichain', () => `${history.describe(read)} returned ${a.value} and ${b.value}, which superseded it`, [read.id, a.id, b.id])
       }
     }
     // After healing, nothing superseded by an acknowledged write is ever read again; during the run, when
@@ -274,7 +309,7 @@ function checkRead(causality: Causality, read: Op, index: PutIndex | undefined, 
     const by = causality.supersededByAcked(a, before)
     if (by !== undefined) {
       const check = read.phase === 'final' ? 'resurrected' : 'stale'
-      violations.push({ check, message: `${history.describe(read)} returned ${a.value}, superseded by acknowledged ${history.describe(by)}`, ops: [read.id, a.id, by.id] })
+      violations.add(check, () => `${history.describe(read)} returned ${a.value}, superseded by acknowledged ${history.describe(by)}`, [read.id, a.id, by.id])
     }
   }
   let bound = Infinity
@@ -286,7 +321,7 @@ function checkRead(causality: Causality, read: Op, index: PutIndex | undefined, 
     const blind = index.blindInvoked.below(end)
     bound = sessions + uncertain + blind
     if (values.length > bound) {
-      violations.push({ check: 'siblings', message: `${history.describe(read)} returned ${values.length} siblings; ${sessions} writer sessions, ${uncertain} uncertain and ${blind} blind puts allow ${bound}`, ops: [read.id] })
+      violations.add('siblings', () => `${history.describe(read)} returned ${values.length} siblings; ${sessions} writer sessions, ${uncertain} uncertain and ${blind} blind puts allow ${bound}`, [read.id])
     }
   }
   if (values.length > stats.maxSiblings || (values.length === stats.maxSiblings && bound < stats.siblingBound)) {

@@ -64,7 +64,10 @@ export interface RunReport {
   scenario: string
   seed: number
   ok: boolean
+  /** The first violations of each kind (the checker keeps a few of each). */
   violations: Violation[]
+  /** How many violations of each kind there were. */
+  counts: Record<string, number>
   /** An exception that ended the run (a bug in the code under test, or a hang). */
   error: string | undefined
   stats: CheckStats & {
@@ -74,6 +77,8 @@ export interface RunReport {
     faults: number
     crashes: number
     wipes: number
+    /** Replica writes lost to power cuts (not yet fsynced in 'interval' durability). */
+    unsyncedLost: number
     /** Virtual time: of the workload; from recovery until what the network held drained; until converged. */
     runMs: number
     quiesceMs: number
@@ -106,6 +111,7 @@ export async function runScenario(scenario: Scenario, seed: number): Promise<Run
   const details: string[] = []
   let error: string | undefined
   let violations: Violation[] = []
+  let counts: Record<string, number> = {}
   let stats: CheckStats = { reads: 0, writes: 0, ackedWrites: 0, ackedChecked: 0, lost: 0, maxSiblings: 0, siblingBound: 0 }
   let runMs = 0
   let convergeMs = 0
@@ -187,6 +193,8 @@ export async function runScenario(scenario: Scenario, seed: number): Promise<Run
     )
     const result = checkHistory(history, scenario.check)
     violations = [...result.violations, ...violations, ...(scenario.verify?.(ctx) ?? [])]
+    counts = { ...result.counts }
+    for (const v of violations) if (!(v.check in result.counts)) counts[v.check] = (counts[v.check] ?? 0) + 1
     stats = result.stats
   } catch (e) {
     error = e instanceof Error ? (e.stack ?? e.message) : String(e)
@@ -196,6 +204,7 @@ export async function runScenario(scenario: Scenario, seed: number): Promise<Run
     seed,
     ok: error === undefined && violations.length === 0,
     violations,
+    counts,
     error,
     stats: {
       ...stats,
@@ -204,6 +213,7 @@ export async function runScenario(scenario: Scenario, seed: number): Promise<Run
       faults: history.faults.length,
       crashes: cluster.nodes.reduce((n, x) => n + x.crashes, 0),
       wipes: cluster.nodes.reduce((n, x) => n + x.wipes, 0),
+      unsyncedLost: cluster.nodes.reduce((n, x) => n + x.lostWrites, 0),
       runMs,
       quiesceMs,
       convergeMs,
@@ -217,8 +227,8 @@ export async function runScenario(scenario: Scenario, seed: number): Promise<Run
     details,
   }
   if (!report.ok) {
+    if (violations.length > 0) details.push(`violations: ${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ')}`)
     details.push(...violations.slice(0, 20).map((v) => `${v.check}: ${v.message}`))
-    if (violations.length > 20) details.push(`... and ${violations.length - 20} more violations`)
     const involved = new Set(violations.slice(0, 5).flatMap((v) => v.ops))
     const keys = new Set([...involved].map((id) => history.ops[id]?.key))
     details.push('history of the keys involved:')

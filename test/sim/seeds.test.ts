@@ -14,6 +14,7 @@ const report = (scenario: string, seed: number): RunReport =>
     seed,
     ok: false,
     violations: [{ check: 'lost', message: 'acknowledged #3 is missing', ops: [3] }],
+    counts: { lost: 1 },
     error: undefined,
     stats: {} as RunReport['stats'],
     trace: { hash: 'ab'.repeat(32), events: 10 },
