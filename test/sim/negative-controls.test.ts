@@ -3,25 +3,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { ReplicaStore } from '../../src/storage/index.ts'
+import { delegateStore } from './cluster.ts'
 import { runScenario, type Scenario } from './scenario.ts'
-import { partitions, siblings, wipedReplica } from './scenarios.ts'
+import { partitions, powerLoss, siblings, wipedReplica } from './scenarios.ts'
 
-/** A store that does what `inner` does, except for the methods given. */
-function planted(inner: ReplicaStore, overrides: Partial<Pick<ReplicaStore, 'update' | 'merge'>>): ReplicaStore {
-  return {
-    get limits() {
-      return inner.limits
-    },
-    get: (p, k) => inner.get(p, k),
-    update: overrides.update ?? ((p, k, context, actor, write, limits) => inner.update(p, k, context, actor, write, limits)),
-    merge: overrides.merge ?? ((p, k, incoming) => inner.merge(p, k, incoming)),
-    scan: (p, o) => inner.scan(p, o),
-    remove: (p, k) => inner.remove(p, k),
-    sync: () => inner.sync(),
-    stats: () => inner.stats(),
-    close: () => inner.close(),
-  }
-}
+const planted = (inner: ReplicaStore, overrides: Partial<Pick<ReplicaStore, 'update' | 'merge'>>): ReplicaStore => delegateStore(inner, overrides)
 
 async function violationsOf(scenario: Scenario, seed: number): Promise<string[]> {
   const r = await runScenario(scenario, seed)
@@ -30,7 +16,12 @@ async function violationsOf(scenario: Scenario, seed: number): Promise<string[]>
 }
 
 test('a wiped node that reuses its actor id (old counters) loses acknowledged writes: found', async () => {
-  const found = await violationsOf({ ...wipedReplica, cluster: { ...wipedReplica.cluster, wipeKeepsEpoch: true } }, 1)
+  const found = await violationsOf({ ...wipedReplica, cluster: { ...wipedReplica.cluster, wipeKeepsEpoch: true, crashLooksClean: true } }, 1)
+  assert.ok(found.includes('lost'), `found ${found.join(', ')}`)
+})
+
+test('a node that lost unsynced writes in a power cut and keeps its actor loses acknowledged writes: found', async () => {
+  const found = await violationsOf({ ...powerLoss, cluster: { ...powerLoss.cluster, crashLooksClean: true } }, 1)
   assert.ok(found.includes('lost'), `found ${found.join(', ')}`)
 })
 

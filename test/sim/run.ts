@@ -71,7 +71,7 @@ async function main(): Promise<void> {
       const s = r.stats
       process.stdout.write(
         `  ${r.ok ? 'ok  ' : 'FAIL'} seed ${String(seed).padStart(5)}  ops ${String(s.ops).padStart(5)}  acked ${s.ackedWrites}/${s.writes}` +
-          `  checked ${s.ackedChecked} lost ${s.lost}  siblings<=${s.maxSiblings}  faults ${s.faults} crashes ${s.crashes} wipes ${s.wipes}` +
+          `  checked ${s.ackedChecked} lost ${s.lost}  siblings<=${s.maxSiblings}  faults ${s.faults} crashes ${s.crashes} wipes ${s.wipes} unsynced-lost ${s.unsyncedLost}` +
           `  converged in ${Math.round(s.convergeMs)} ms  ${s.realMs} ms real\n`,
       )
       if (!r.ok) {

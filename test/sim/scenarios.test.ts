@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { formatFailure, recordFailure, seedsFor } from './seeds.ts'
 import { runScenario, type RunReport, type Scenario } from './scenario.ts'
-import { partitions, siblings, wipedReplica } from './scenarios.ts'
+import { partitions, powerLoss, siblings, wipedReplica } from './scenarios.ts'
 
 const reports = new Map<string, RunReport[]>()
 
@@ -30,6 +30,7 @@ function seeded(scenario: Scenario, count: number, extra: (r: RunReport) => void
 seeded(partitions, 3)
 seeded(siblings, 2, (r) => assert.ok(r.stats.maxSiblings >= 2, `concurrent writers made siblings (at most ${r.stats.maxSiblings})`))
 seeded(wipedReplica, 3, (r) => assert.is(r.stats.wipes, 1))
+seeded(powerLoss, 2, (r) => assert.ok(r.stats.unsyncedLost > 0, 'power cuts lost unsynced writes'))
 
 test('the faults bit: some operations failed, and nodes crashed, across the seeds', () => {
   const all = [...reports.values()].flat()
