@@ -143,14 +143,6 @@ export class SimNetwork {
     }
   }
 
-  get hosts(): string[] {
-    return [...this.#hosts.keys()]
-  }
-
-  isUp(name: string): boolean {
-    return this.#host(name).up
-  }
-
   // ---- faults ----
 
   /** Segments from `from` to `to` are lost ('drop') or refused at once ('reject') until `unblock` or `heal`. */
@@ -192,11 +184,6 @@ export class SimNetwork {
     this.#blocked.clear()
     this.#event('heal')
     this.#relink()
-  }
-
-  get partitioned(): boolean {
-    for (const m of this.#blocked.values()) if (m.size > 0) return true
-    return false
   }
 
   /** The network's default link profile, or one link's (one direction) when from and to are given. */
@@ -268,17 +255,6 @@ export class SimNetwork {
     let oldest = Infinity
     for (const c of this.#connections) oldest = Math.min(oldest, c.client.oldestSentAt, c.server.oldestSentAt)
     return oldest
-  }
-
-  /** Open connections between two hosts (either way round), for tests. */
-  connectionsBetween(a: string, b: string): number {
-    let n = 0
-    for (const c of this.#connections) {
-      const x = c.client.host.name
-      const y = c.server.host.name
-      if (c.isOpen && ((x === a && y === b) || (x === b && y === a))) n++
-    }
-    return n
   }
 
   // ---- internals used by connections ----
