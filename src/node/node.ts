@@ -1,7 +1,6 @@
 // The composition root of a ringkv node: it opens the store, listens, learns the membership, and
 // wires the coordinator, the handlers and the HTTP API together. `startNode` runs a node inside the
 // caller's process (an embedded node: local reads skip the network); `ringkv start` runs it alone.
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { RingkvError } from '../errors.ts'
 import type { KvService, MemberInfo } from '../cluster/api.ts'
@@ -14,6 +13,7 @@ import { MemoryStore, NativeStore, type ReplicaStore } from '../storage/index.ts
 import { startHttpServer, type HttpServer } from '../http/index.ts'
 import { EngineHintBacking, HintDelivery, HintStore, MemoryHintBacking, hintedPutHandler, type DeliveryStats, type HintStats } from '../handoff/index.ts'
 import { Coordinator, type CoordinatorCounters } from './coordinator.ts'
+import { openDataEpoch } from './epoch.ts'
 import { createHandlers } from './handlers.ts'
 import { GossipMembership, type ClusterStatus } from './gossip-membership.ts'
 import { MessageType } from '../protocol/message-types.ts'
@@ -59,44 +59,24 @@ export interface NodeStats {
   antiEntropy: AntiEntropyStats
 }
 
-/**
- * The epoch of this node's data: created with the data directory, so a node whose data was wiped gets
- * a new actor id and never reuses the counters of its old one (DESIGN section 3).
- */
-function dataEpoch(dataDir: string | undefined, clock: Clock): number {
-  if (dataDir === undefined) return clock.now()
-  const path = join(dataDir, 'node.json')
-  try {
-    const epoch = (JSON.parse(readFileSync(path, 'utf8')) as { epoch?: unknown }).epoch
-    if (typeof epoch === 'number' && Number.isInteger(epoch) && epoch > 0) return epoch
-    throw new RingkvError('ERR_CORRUPTION', `${path} has no valid epoch`)
-  } catch (e) {
-    if (e instanceof RingkvError) throw e
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new RingkvError('ERR_CORRUPTION', `${path} cannot be read: ${(e as Error).message}`)
-    }
-  }
-  const epoch = clock.now()
-  mkdirSync(dataDir, { recursive: true })
-  writeFileSync(`${path}.tmp`, JSON.stringify({ epoch }))
-  renameSync(`${path}.tmp`, path)
-  return epoch
-}
-
 export async function startNode(options: NodeOptions): Promise<RingkvNode> {
   const o = resolveNodeOptions(options)
   const clock = options.clock ?? systemClock
   const logger = (options.logger ?? createLogger({ clock })).child({ node: o.id })
   const transport: Transport = options.transport ?? tcpTransport({ clock, logger })
   const toClose: Array<() => Promise<void>> = []
-  const closeAll = async (): Promise<void> => {
+  /** Closes everything; resolves whether all of it closed without an error. */
+  const closeAll = async (): Promise<boolean> => {
+    let clean = true
     for (const c of toClose.reverse()) {
       try {
         await c()
       } catch (e) {
+        clean = false
         logger.warn('error while closing', { error: (e as Error).message })
       }
     }
+    return clean
   }
   try {
     let store: ReplicaStore
@@ -108,16 +88,18 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     } else {
       store = new MemoryStore()
     }
-    if (options.store === undefined) toClose.push(() => store.close())
+    // A given store is its owner's to close; a clean stop still needs its writes on disk.
+    toClose.push(options.store === undefined ? () => store.close() : () => store.sync())
     // Hints live in an engine of their own (<dataDir>/hints): never mixed with replica data, never
     // scanned by anti-entropy. Without a data directory they are kept in memory (lost on restart).
     const hints = await HintStore.open(
-      o.dataDir !== undefined ? await EngineHintBacking.open(join(o.dataDir, 'hints'), o.durability) : new MemoryHintBacking(),
+      options.hintBacking ??
+        (o.dataDir !== undefined ? await EngineHintBacking.open(join(o.dataDir, 'hints'), o.durability) : new MemoryHintBacking()),
       { maxBytes: o.hints.maxBytes, maxAgeMs: o.hints.maxAgeMs, clock, logger },
     )
     toClose.push(() => hints.close())
-    const epoch = dataEpoch(o.dataDir, clock)
-    const actor = actorId(o.id, epoch)
+    const dataEpoch = openDataEpoch(o.dataDir, clock, o.durability, logger)
+    const actor = actorId(o.id, dataEpoch.epoch)
     const pool = new ConnectionPool(transport, { nodeId: o.id, requestTimeoutMs: o.requestTimeoutMs })
     toClose.push(() => pool.close())
 
@@ -285,7 +267,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       }),
       close: async () => {
         logger.info('node stopping')
-        await closeAll()
+        if (await closeAll()) dataEpoch.markClosed()
       },
     }
     return node

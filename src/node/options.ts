@@ -1,6 +1,7 @@
 // A node's configuration: defaults, presets and validation. A bad option fails startNode with a
 // RingkvError ERR_INVALID_ARGUMENT that names it, never a silent clamp.
 import { RingkvError } from '../errors.ts'
+import type { HintBacking } from '../handoff/index.ts'
 import type { Consistency } from '../cluster/api.ts'
 import type { Durability } from '../engine/index.ts'
 import type { Clock, Logger, Random } from '../runtime/index.ts'
@@ -54,7 +55,7 @@ export interface NodeOptions {
   http?: string
   /** Addresses of nodes to learn the membership from (may include this node). */
   seeds?: string[]
-  /** Data directory; required unless `store` is given. */
+  /** Data directory: the engine's files and the node's own (its data epoch, members); omit to keep all in memory. */
   dataDir?: string
   /** Partitions of the hash space, a power of two fixed when the cluster is created. */
   partitions?: number
@@ -80,8 +81,6 @@ export interface NodeOptions {
   antiEntropyMaxPartitionsPerSecond?: number
   /** Anti-entropy's pace: message bytes sent and received per second. Default 16 MiB. */
   antiEntropyMaxBytesPerSecond?: number
-  /** A store to use instead of opening one in `dataDir` (tests, the simulator); the caller owns and closes it. */
-  store?: ReplicaStore
   // Seams (tests and the simulator inject their own).
   clock?: Clock
   random?: Random
@@ -89,6 +88,17 @@ export interface NodeOptions {
   transport?: Transport
   /** Which members are up. Default: the membership's own failure detector. */
   liveness?: Liveness
+  /**
+   * The replica store to use instead of the engine in `dataDir`; the node's own files still live in `dataDir`.
+   * The caller owns it and the node never closes it, so it can outlive the node: the simulator's disk across a
+   * crash and a restart (with the same `dataDir`, hence the same data epoch and actor id).
+   */
+  store?: ReplicaStore
+  /**
+   * Where hints live instead of `<dataDir>/hints` (the simulator's disk). The node opens its hint store on it
+   * and closes it on close: give a backing whose close keeps the data (MemoryHintBacking) to outlive the node.
+   */
+  hintBacking?: HintBacking
 }
 
 export const keyspaceDefaults: KeyspaceOptions = Object.freeze({
@@ -167,8 +177,9 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   if (o.dataDir !== undefined && (typeof o.dataDir !== 'string' || o.dataDir === '')) {
     throw invalid('dataDir must be a non-empty string')
   }
-  if (o.store !== undefined && (o.store === null || typeof o.store !== 'object' || typeof o.store.merkle !== 'function')) {
-    throw invalid('store must be a ReplicaStore (src/storage)')
+  const storeMethods = ['get', 'update', 'merge', 'scan', 'remove', 'sync', 'merkle', 'merkleEntries'] as const
+  if (o.store !== undefined && (o.store === null || typeof o.store !== 'object' || storeMethods.some((m) => typeof o.store?.[m] !== 'function'))) {
+    throw invalid(`store must be a ReplicaStore (with ${storeMethods.join(', ')})`)
   }
   const partitions = o.partitions ?? DEFAULT_PARTITIONS
   checkInt('partitions', partitions, 1, 65536)

@@ -1,0 +1,61 @@
+// The simulator's checks have teeth: with a bug planted on purpose, the same scenarios fail with the violation
+// that bug causes. (Nothing here is recorded in failed-seeds.json: these runs are meant to fail.)
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { ReplicaStore } from '../../src/storage/index.ts'
+import { delegateStore } from './cluster.ts'
+import { runScenario, type Scenario } from './scenario.ts'
+import { partitions, powerLoss, siblings, wipedReplica } from './scenarios.ts'
+
+const planted = (inner: ReplicaStore, overrides: Partial<Pick<ReplicaStore, 'update' | 'merge'>>): ReplicaStore => delegateStore(inner, overrides)
+
+async function violationsOf(scenario: Scenario, seed: number): Promise<string[]> {
+  const r = await runScenario(scenario, seed)
+  assert.is(r.error, undefined, r.error)
+  return [...new Set(r.violations.map((v) => v.check))]
+}
+
+test('a wiped node that reuses its actor id (old counters) loses acknowledged writes: found', async () => {
+  const found = await violationsOf({ ...wipedReplica, cluster: { ...wipedReplica.cluster, wipeKeepsEpoch: true, crashLooksClean: true, noHints: true } }, 1)
+  assert.ok(found.includes('lost'), `found ${found.join(', ')}`)
+})
+
+test('a node that lost unsynced writes in a power cut and keeps its actor loses acknowledged writes: found', async () => {
+  // Whether a power cut catches a write in its unsynced window is up to the seed: the loss shows in most seeds
+  // (5 of 6 when measured), so the control looks at a few and needs it in one.
+  const seen: string[] = []
+  for (const seed of [1, 2, 3, 4]) {
+    const found = await violationsOf({ ...powerLoss, cluster: { ...powerLoss.cluster, crashLooksClean: true, noHints: true } }, seed)
+    seen.push(`seed ${seed}: ${found.join(', ') || 'none'}`)
+    if (found.includes('lost')) return
+  }
+  assert.unreachable(`no seed lost a write: ${seen.join('; ')}`)
+})
+
+test('a store that ignores the causal context (every write a sibling): the sibling bound breaks', async () => {
+  const blind = (s: ReplicaStore) => planted(s, { update: (p, k, _context, actor, write, limits) => s.update(p, k, undefined, actor, write, limits) })
+  const found = await violationsOf({ ...siblings, durationMs: 8000, cluster: { ...siblings.cluster, wrapStore: blind } }, 1)
+  assert.ok(found.includes('siblings'), `found ${found.join(', ')}`)
+  assert.ok(found.includes('stale'), 'superseded values are still read')
+})
+
+test('a store whose replica sync overwrites instead of merging loses acknowledged writes: found', async () => {
+  const overwrite = (s: ReplicaStore) =>
+    planted(s, {
+      merge: (p, k, incoming) => {
+        void s.remove(p, k)
+        return s.merge(p, k, incoming)
+      },
+    })
+  // Two hot keys and four writers: concurrent writes through different coordinators.
+  const found = await violationsOf({ ...siblings, durationMs: 8000, cluster: { ...siblings.cluster, wrapStore: overwrite } }, 1)
+  assert.ok(found.includes('lost'), `found ${found.join(', ')}`)
+})
+
+test('a store that drops replica sync (read repair cannot heal): replicas do not converge', async () => {
+  const deaf = (s: ReplicaStore) => planted(s, { merge: (p, k) => ({ stored: s.get(p, k) ?? { context: new Map(), siblings: [] }, changed: false, durable: Promise.resolve() }) })
+  const found = await violationsOf({ ...partitions, durationMs: 5000, cluster: { ...partitions.cluster, wrapStore: deaf } }, 1)
+  assert.ok(found.includes('unconverged'), `found ${found.join(', ')}`)
+})
+
+test.run()
