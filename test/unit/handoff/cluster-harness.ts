@@ -88,9 +88,11 @@ export class HandoffCluster {
       partitions: 64,
       keyspace: { n: 3 },
       hints: this.options.hints,
-      // Virtual time jumps ahead while a node waits for real I/O (an fsync, opening an engine): a
-      // generous timeout keeps such a wait from looking like a slow replica.
-      requestTimeoutMs: 60_000,
+      // Virtual time jumps ahead while a node waits for real I/O (an fsync, opening an engine), one timer
+      // (a gossip round, a delivery tick) per real event-loop turn: a generous timeout keeps such a wait
+      // from looking like a slow replica even on a loaded machine (ten minutes of virtual time are hundreds of
+      // turns).
+      requestTimeoutMs: this.options.dataDirs === undefined ? 60_000 : 600_000,
       clock: this.clock,
       random: this.random.fork(),
       logger: silentLogger,
