@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import type { ReplicaStore } from '../../src/storage/index.ts'
 import { delegateStore } from './cluster.ts'
 import { runScenario, type Scenario } from './scenario.ts'
-import { partitions, powerLoss, siblings, wipedReplica } from './scenarios.ts'
+import { convergence, partitions, powerLoss, siblings, wipedReplica } from './scenarios.ts'
 
 const planted = (inner: ReplicaStore, overrides: Partial<Pick<ReplicaStore, 'update' | 'merge'>>): ReplicaStore => delegateStore(inner, overrides)
 
@@ -55,6 +55,12 @@ test('a store whose replica sync overwrites instead of merging loses acknowledge
 test('a store that drops replica sync (read repair cannot heal): replicas do not converge', async () => {
   const deaf = (s: ReplicaStore) => planted(s, { merge: (p, k) => ({ stored: s.get(p, k) ?? { context: new Map(), siblings: [] }, changed: false, durable: Promise.resolve() }) })
   const found = await violationsOf({ ...partitions, durationMs: 5000, cluster: { ...partitions.cluster, wrapStore: deaf } }, 1)
+  assert.ok(found.includes('unconverged'), `found ${found.join(', ')}`)
+})
+
+test('without anti-entropy (no hints, no read-repair sweep), replicas that missed writes stay apart: found', async () => {
+  const { settle: _settle, ...noAntiEntropy } = convergence
+  const found = await violationsOf({ ...noAntiEntropy, durationMs: 8000 }, 1)
   assert.ok(found.includes('unconverged'), `found ${found.join(', ')}`)
 })
 
