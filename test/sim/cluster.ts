@@ -29,6 +29,7 @@ import { createLogger, type Logger, type LogLevel } from '../../src/runtime/logg
 import { SeededRandom } from '../../src/runtime/random.ts'
 import { MemoryStore } from '../../src/storage/memory-store.ts'
 import { MAX_KEY_BYTES, encodeStorageKey, storageRange, type ReplicaStore } from '../../src/storage/index.ts'
+import type { Envelope } from '../../src/versioning/index.ts'
 import { SimDisk, type DiskDurability } from './disk.ts'
 import { MemoryHintBacking } from '../../src/handoff/index.ts'
 import { drive } from './drive.ts'
@@ -468,6 +469,13 @@ export class SimCluster {
     this.net.resetLinks()
     await Promise.all(this.nodes.filter((n) => n.state === 'down' && n.started).map((n) => this.restart(n.id)))
     await this.waitForMembership()
+  }
+
+  /** What a running node's store holds for a key (undefined when nothing), through its own store handle. */
+  stored(id: string, key: string): Envelope | undefined {
+    const process = this.node(id).process
+    if (process === undefined) throw new Error(`cannot read ${id}'s store: it is ${this.node(id).state}`)
+    return process.store.get(partitionOf(Buffer.from(key), this.options.partitions), Buffer.from(key))
   }
 
   /**

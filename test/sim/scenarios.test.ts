@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert'
 import { summarizeFigures } from './figures.ts'
 import { formatFailure, recordFailure, seedsFor } from './seeds.ts'
 import { runScenario, type RunReport, type Scenario } from './scenario.ts'
-import { convergence, partitions, powerLoss, siblings, wipedReplica } from './scenarios.ts'
+import { convergence, hintOverflow, hints, partitions, powerLoss, siblings, tombstones, wipedReplica } from './scenarios.ts'
 
 const reports = new Map<string, RunReport[]>()
 
@@ -36,6 +36,18 @@ seeded(convergence, 2, (r) => {
 test('convergence: anti-entropy repaired diverged replicas in some seed', () => {
   const rs = reports.get('convergence') ?? []
   assert.ok(rs.some((r) => (r.figures['aeKeysRepaired'] ?? 0) > 0), 'without hints, some replica missed writes that anti-entropy brought')
+})
+seeded(tombstones, 1, (r) => {
+  assert.is(r.figures['deletedWhileDown'], 6)
+  assert.ok((r.figures['tombstonesCollected'] ?? 0) > 0, 'tombstones were collected past the grace period')
+})
+seeded(hints, 1, (r) => {
+  assert.ok((r.figures['outageWrites'] ?? 0) > 0)
+  assert.is(r.figures['outageWritesOnReturningNode'], r.figures['outageWrites'], 'every outage write reached the returning node by hints')
+})
+seeded(hintOverflow, 1, (r) => {
+  assert.ok((r.figures['hintsDropped'] ?? 0) > 0, 'hints overflowed')
+  assert.is(r.figures['writesFailed'], 0, 'no client write failed')
 })
 seeded(siblings, 2, (r) => assert.ok(r.stats.maxSiblings >= 2, `concurrent writers made siblings (at most ${r.stats.maxSiblings})`))
 seeded(wipedReplica, 3, (r) => assert.is(r.stats.wipes, 1))

@@ -4,8 +4,9 @@
 import type { Violation } from './checker.ts'
 import { settleByAntiEntropy } from './anti-entropy.ts'
 import { defaultNemesis } from './nemesis.ts'
-import type { Scenario, SessionSpec } from './scenario.ts'
-import { defaultWorkload } from './workload.ts'
+import type { SimCluster } from './cluster.ts'
+import type { Scenario, ScenarioContext, SessionSpec } from './scenario.ts'
+import { Session, defaultWorkload, type WorkloadOptions } from './workload.ts'
 
 const clients = (n: number): SessionSpec[] => Array.from({ length: n }, (_, i) => ({ name: `c${i + 1}`, via: 'client' as const }))
 
@@ -130,7 +131,182 @@ export const powerLoss: Scenario = {
   check: { quorumOverlap: false },
 }
 
-export const scenarios: readonly Scenario[] = [partitions, convergence, siblings, wipedReplica, powerLoss]
+/** Polls `condition` every 100 virtual ms for up to `maxMs`; whether it came true. */
+async function waitUntil(cluster: SimCluster, condition: () => boolean, maxMs: number): Promise<boolean> {
+  for (const deadline = cluster.clock.now() + maxMs; !condition(); ) {
+    if (cluster.clock.now() >= deadline) return false
+    await cluster.sleep(100)
+  }
+  return true
+}
+
+/** Whether every running node other than `id` believes `id` is down (or up, with `up`). */
+function seenAs(cluster: SimCluster, id: string, up: boolean): boolean {
+  return cluster.upNodes.filter((n) => n.id !== id).every((n) => n.process!.node.status().members.find((m) => m.id === id)?.up === up)
+}
+
+/** A script's own logical client, recorded in the history like the workload's sessions. */
+function scriptSession(ctx: ScenarioContext, name: string, via: string, workload: WorkloadOptions): Session {
+  const { cluster, history } = ctx
+  return new Session(name, cluster.service(via), { history, random: cluster.random.fork(), sleep: (ms) => cluster.sleep(ms) }, workload)
+}
+
+/**
+ * 5. A key deleted while a replica was down stays deleted when the replica returns, also past the grace period.
+ * Keys d0..d5 are written everywhere; n3 crashes; each is read and deleted with its context (W = 2 on n1 and
+ * n2); n3 stays down (14 s) far longer than hints live (2 s) and than the tombstones' grace period (10 s), while
+ * background anti-entropy runs every 5 s on n1 and n2 -- which must not collect the tombstones, since n3 has not
+ * confirmed them. n3 returns holding the old values; anti-entropy brings it the tombstones, collects them on
+ * every replica once all hold the same, and later rounds and the final R = all reads never see the values again.
+ */
+export const tombstones: Scenario = {
+  name: 'tombstones',
+  description: 'a key deleted while a replica was down stays deleted when it returns, before and after tombstone GC',
+  cluster: { nodes: 3, tombstoneGraceMs: 10_000, hints: { maxAgeMs: 2000 }, antiEntropyIntervalMs: 5000 },
+  sessions: clients(1),
+  workload: { ...defaultWorkload, keys: 8, thinkMs: 80 },
+  nemesis: undefined,
+  script: async (ctx) => {
+    const { cluster, history, figures, violations } = ctx
+    const keys = Array.from({ length: 6 }, (_, i) => `d${i}`)
+    const s = scriptSession(ctx, 'del', 'n1', { ...defaultWorkload, w: 'all' })
+    await cluster.sleep(500)
+    for (const key of keys) await s.put(key, undefined)
+    await cluster.sleep(500)
+    history.fault('crash n3 (script)')
+    cluster.crash('n3')
+    const deleter = scriptSession(ctx, 'del2', 'n1', defaultWorkload)
+    let deleted = 0
+    for (const key of keys) {
+      const read = await deleter.get(key)
+      if (read.outcome === 'ok' && (read.siblings?.length ?? 0) > 0 && (await deleter.delete(key, read)).outcome === 'ok') deleted++
+    }
+    figures['deletedWhileDown'] = deleted
+    if (deleted === 0) violations.push({ check: 'scenario', message: 'no delete succeeded while n3 was down', ops: [] })
+    // Down past the hints' age and the grace period, with background anti-entropy running on the others.
+    await cluster.sleep(14_000)
+    const collectedWhileDown = ['n1', 'n2'].reduce((n, id) => n + cluster.node(id).process!.node.stats().antiEntropy.tombstonesCollected, 0)
+    if (collectedWhileDown > 0) {
+      violations.push({ check: 'scenario', message: `${collectedWhileDown} tombstones were collected while replica n3 was down`, ops: [] })
+    }
+    history.fault('restart n3 (script)')
+    await cluster.restart('n3')
+    await cluster.waitForMembership()
+  },
+  durationMs: 22_000,
+  check: { quorumOverlap: true },
+  settle: async (cluster, ctx) => {
+    await settleByAntiEntropy({ afterMs: 12_000 })(cluster, ctx)
+    // Background rounds collect too (n1 and n2 ran all along; n3 since its restart).
+    ctx.figures['tombstonesCollected'] = cluster.upNodes.reduce((n, x) => n + x.process!.node.stats().antiEntropy.tombstonesCollected, 0)
+    for (const key of Array.from({ length: 6 }, (_, i) => `d${i}`)) {
+      for (const n of cluster.upNodes) {
+        const held = cluster.stored(n.id, key)
+        if (held === undefined) continue
+        // Deleted over 30 s ago with a 10 s grace, and every replica has been reachable since: it must be gone.
+        const what = held.siblings.some((x) => x.value !== null) ? 'a value' : 'an uncollected tombstone'
+        ctx.violations.push({ check: held.siblings.some((x) => x.value !== null) ? 'resurrected' : 'scenario', message: `${n.id} holds ${what} of deleted ${key} after anti-entropy`, ops: [] })
+      }
+    }
+  },
+  repairSweep: false,
+}
+
+/**
+ * 6a. Writes made during an outage reach the returning node by hinted handoff. n3 crashes; once n1 and n2 see
+ * it down, two writers embedded in n1 and n2 put keys h0..h23 (each once, W = 2) -- the coordinator keeps the
+ * hint, as a 3-node cluster has no fallback node; n3 restarts; once every hint is delivered, and before any
+ * anti-entropy or read repair, n3's own store must hold every acknowledged outage write. Anti-entropy then
+ * settles what the workload wrote around the crash.
+ */
+export const hints: Scenario = {
+  name: 'hints',
+  description: 'writes made while a replica was down reach it by hinted handoff when it returns',
+  cluster: { nodes: 3 },
+  sessions: clients(2),
+  workload: { ...defaultWorkload, keys: 8, thinkMs: 60 },
+  nemesis: undefined,
+  script: async (ctx) => {
+    const { cluster, history, figures, violations } = ctx
+    await cluster.sleep(1000)
+    history.fault('crash n3 (script)')
+    cluster.crash('n3')
+    if (!(await waitUntil(cluster, () => seenAs(cluster, 'n3', false), 30_000))) {
+      violations.push({ check: 'scenario', message: 'n1 and n2 never saw n3 down', ops: [] })
+      return
+    }
+    const writers = [scriptSession(ctx, 'h1', 'n1', defaultWorkload), scriptSession(ctx, 'h2', 'n2', defaultWorkload)]
+    const acked: { key: string; value: string }[] = []
+    for (let i = 0; i < 24; i++) {
+      const op = await writers[i % 2]!.put(`h${i}`, undefined)
+      if (op.outcome === 'ok') acked.push({ key: op.key, value: op.value! })
+    }
+    figures['outageWrites'] = acked.length
+    history.fault('restart n3 (script)')
+    await cluster.restart('n3')
+    const pending = () => cluster.upNodes.reduce((n, x) => n + x.process!.node.stats().hints.pending, 0)
+    if (!(await waitUntil(cluster, () => pending() === 0, 30_000))) {
+      violations.push({ check: 'scenario', message: `${pending()} hints still pending 30 s after n3 returned`, ops: [] })
+      return
+    }
+    figures['hintsDelivered'] = cluster.upNodes.reduce((n, x) => n + x.process!.node.stats().hints.delivered, 0)
+    // Before anything else could repair n3 (no anti-entropy runs, no read of these keys happened): hints alone.
+    let missing = 0
+    for (const { key, value } of acked) {
+      const held = cluster.stored('n3', key)
+      if (!held?.siblings.some((x) => x.value !== null && Buffer.from(x.value).toString() === value)) {
+        missing++
+        violations.push({ check: 'lost', message: `n3 lacks ${key}=${value}, acknowledged while it was down, after every hint was delivered`, ops: [] })
+      }
+    }
+    figures['outageWritesOnReturningNode'] = acked.length - missing
+  },
+  durationMs: 12_000,
+  check: { quorumOverlap: true },
+  settle: settleByAntiEntropy(),
+  repairSweep: false,
+  verify: ({ figures }) => ((figures['outageWrites'] ?? 0) > 0 ? [] : [{ check: 'scenario', message: 'no write was acknowledged during the outage', ops: [] }]),
+}
+
+/**
+ * 6b. Hint overflow drops hints, never writes. The hint budget is the smallest allowed (64 KiB) and values are
+ * 2 KiB, so the hints for n3, down for 12 s under three writers, overflow: every client write at W = 2 must
+ * still succeed (n1 and n2 are up; no other fault), the drops are counted in the nodes' stats, and anti-entropy
+ * brings n3 what the dropped hints carried (no acknowledged write lost, replicas converge).
+ */
+export const hintOverflow: Scenario = {
+  name: 'hint-overflow',
+  description: 'hint overflow drops hints (counted), never client writes; anti-entropy repairs what they carried',
+  cluster: { nodes: 3, hints: { maxBytes: 64 * 1024 } },
+  sessions: clients(3),
+  workload: { ...defaultWorkload, keys: 64, thinkMs: 20, valueBytes: 2048, mix: { rmw: 0.4, blindPut: 0.4, delete: 0.05, blindDelete: 0, read: 0.15 } },
+  nemesis: undefined,
+  script: async ({ cluster, history, figures }) => {
+    await cluster.sleep(1000)
+    history.fault('crash n3 (script)')
+    cluster.crash('n3')
+    await cluster.sleep(12_000)
+    figures['hintsDropped'] = ['n1', 'n2'].reduce((n, id) => n + cluster.node(id).process!.node.stats().hints.droppedOverflow, 0)
+    history.fault('restart n3 (script)')
+    await cluster.restart('n3')
+  },
+  durationMs: 16_000,
+  check: { quorumOverlap: true },
+  settle: settleByAntiEntropy(),
+  repairSweep: false,
+  verify: ({ history, figures }) => {
+    const out: Violation[] = []
+    if (!((figures['hintsDropped'] ?? 0) > 0)) out.push({ check: 'scenario', message: 'the hint budget never overflowed', ops: [] })
+    // Two of three replicas were up and nothing else failed: a write could fail only by a quorum timeout while
+    // n3's death was not yet detected -- and then with ERR_QUORUM or ERR_TIMEOUT, never because hints overflowed.
+    const failed = history.ops.filter((op) => op.kind !== 'get' && op.phase !== 'final' && op.outcome === 'error' && op.errorCode !== 'ERR_QUORUM' && op.errorCode !== 'ERR_TIMEOUT')
+    for (const op of failed.slice(0, 5)) out.push({ check: 'scenario', message: `a write failed with ${op.errorCode}: ${history.describe(op)}`, ops: [op.id] })
+    figures['writesFailed'] = history.ops.filter((op) => op.kind !== 'get' && op.outcome === 'error').length
+    return out
+  },
+}
+
+export const scenarios: readonly Scenario[] = [partitions, convergence, siblings, wipedReplica, powerLoss, tombstones, hints, hintOverflow]
 
 export function scenarioNamed(name: string): Scenario {
   const s = scenarios.find((x) => x.name === name)
