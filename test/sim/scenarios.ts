@@ -306,10 +306,86 @@ export const hintOverflow: Scenario = {
   },
 }
 
-export const scenarios: readonly Scenario[] = [partitions, convergence, siblings, wipedReplica, powerLoss, tombstones, hints, hintOverflow]
+/**
+ * 7. Keys corrupted or deleted behind a replica's back (bit rot, a lost file) are found and repaired by
+ * anti-entropy without overwriting newer data. Three writers keep writing while, every 400 ms, a random key on a
+ * random node has its stored bytes damaged (the store then reports ERR_CORRUPTION for it, so its node neither
+ * serves nor extends it); background anti-entropy runs every 3 s during the run, replacing damaged copies while
+ * newer writes land. After the run, more keys are removed from random replicas, and anti-entropy runs to
+ * completion. Repair merges by clock, so a replica's copy never replaces a newer write: no acknowledged write is
+ * lost, and every replica ends up equal.
+ *
+ * Removals happen only once the writers stopped: a key removed behind its coordinator's back while writes go on
+ * makes that node issue a dot it issued before for the key (the store derives the next counter from the stored
+ * envelope), and replicas holding the old write drop the new one as already seen -- an acknowledged write lost
+ * (Riak's kv679, second form). `tamperRemovalsDuringRun` shows it (seed 1 loses a write); see README.
+ */
+export const tamper: Scenario = {
+  name: 'tamper',
+  description: 'keys corrupted or deleted behind a replica are repaired by anti-entropy, never over newer data',
+  cluster: { nodes: 3, antiEntropyIntervalMs: 3000 },
+  sessions: clients(3),
+  workload: { ...defaultWorkload, keys: 24, thinkMs: 30 },
+  nemesis: undefined,
+  script: (ctx) => damage(ctx, 'corrupt'),
+  durationMs: 12_000,
+  // A damaged copy does not count toward a quorum, so a W = 2 write can be left on one readable replica until
+  // anti-entropy restores the other: quorums of the run need not intersect on a surviving copy.
+  check: { quorumOverlap: false },
+  settle: async (cluster, ctx) => {
+    const random = cluster.random.fork()
+    let removed = 0
+    for (let i = 0; i < 12; i++) {
+      const id = `n${1 + random.int(3)}`
+      const key = `k${random.int(24)}`
+      if (!cluster.tamper(id, key, 'delete')) continue
+      ctx.history.fault(`tamper ${id} ${key} delete (after the run)`)
+      removed++
+    }
+    ctx.figures['removed'] = removed
+    await settleByAntiEntropy()(cluster, ctx)
+    ctx.figures['keysRepairedInBackground'] = cluster.upNodes.reduce((n, x) => n + x.process!.node.stats().antiEntropy.keysRepaired, 0) - (ctx.figures['aeKeysRepaired'] ?? 0)
+  },
+  repairSweep: false,
+  verify: ({ figures }) => {
+    const out: Violation[] = []
+    if (!((figures['corrupted'] ?? 0) > 0 && (figures['removed'] ?? 0) > 0)) out.push({ check: 'scenario', message: 'nothing was tampered with', ops: [] })
+    if (!((figures['aeKeysRepaired'] ?? 0) > 0)) out.push({ check: 'scenario', message: 'anti-entropy repaired nothing after the removals', ops: [] })
+    return out
+  },
+}
+
+/** Tampers with a random key on a random node every 400 ms from 2 s on, up to 40 times while the run lasts. */
+async function damage(ctx: ScenarioContext, how: 'corrupt' | 'delete' | 'either'): Promise<void> {
+  const { cluster, history, figures } = ctx
+  const random = cluster.random.fork()
+  await cluster.sleep(2000)
+  for (let i = 0; i < 40 && !ctx.stopped; i++) {
+    await cluster.sleep(400)
+    const id = `n${1 + random.int(3)}`
+    const key = `k${random.int(24)}`
+    const what = how === 'either' ? (random.next() < 0.5 ? 'corrupt' : 'delete') : how
+    if (cluster.node(id).state !== 'up' || !cluster.tamper(id, key, what)) continue
+    history.fault(`tamper ${id} ${key} ${what} (script)`)
+    figures[what === 'corrupt' ? 'corrupted' : 'removedDuringRun'] = (figures[what === 'corrupt' ? 'corrupted' : 'removedDuringRun'] ?? 0) + 1
+  }
+}
+
+/** The known kv679 hazard (see `tamper`): keys removed behind their coordinators' backs while writes go on. */
+export const tamperRemovalsDuringRun: Scenario = {
+  ...tamper,
+  name: 'tamper-removals-during-run',
+  description: 'KNOWN TO FAIL (kv679): keys removed behind a coordinator while writes go on make it reissue dots',
+  script: (ctx) => damage(ctx, 'either'),
+}
+
+export const scenarios: readonly Scenario[] = [partitions, convergence, siblings, wipedReplica, powerLoss, tombstones, hints, hintOverflow, tamper]
+
+/** Scenarios that show a known open problem: replayable by name, not part of the sweep nor of `npm test`. */
+export const knownFailing: readonly Scenario[] = [tamperRemovalsDuringRun]
 
 export function scenarioNamed(name: string): Scenario {
-  const s = scenarios.find((x) => x.name === name)
-  if (s === undefined) throw new RangeError(`no scenario '${name}' (known: ${scenarios.map((x) => x.name).join(', ')})`)
+  const s = [...scenarios, ...knownFailing].find((x) => x.name === name)
+  if (s === undefined) throw new RangeError(`no scenario '${name}' (known: ${[...scenarios, ...knownFailing].map((x) => x.name).join(', ')})`)
   return s
 }
