@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert'
 import { summarizeFigures } from './figures.ts'
 import { formatFailure, recordFailure, seedsFor } from './seeds.ts'
 import { runScenario, type RunReport, type Scenario } from './scenario.ts'
-import { convergence, hintOverflow, hints, partitions, powerLoss, siblings, tamper, tombstones, wipedReplica } from './scenarios.ts'
+import { convergence, hintOverflow, hints, partitions, powerLoss, siblings, tamper, tombstones, ttl, wipedReplica } from './scenarios.ts'
 
 const reports = new Map<string, RunReport[]>()
 
@@ -52,6 +52,10 @@ seeded(hintOverflow, 1, (r) => {
 seeded(tamper, 1, (r) => {
   assert.ok((r.figures['corrupted'] ?? 0) > 0 && (r.figures['removed'] ?? 0) > 0)
   assert.ok((r.figures['keysRepairedInBackground'] ?? 0) > 0, 'background anti-entropy repaired corrupted copies during the run')
+})
+seeded(ttl, 1, (r) => {
+  assert.ok((r.figures['expiringPuts'] ?? 0) > 0)
+  assert.ok((r.figures['aeTombstonesCollected'] ?? 0) > 0, 'expired values were collected past the grace period')
 })
 seeded(siblings, 2, (r) => assert.ok(r.stats.maxSiblings >= 2, `concurrent writers made siblings (at most ${r.stats.maxSiblings})`))
 seeded(wipedReplica, 3, (r) => assert.is(r.stats.wipes, 1))
