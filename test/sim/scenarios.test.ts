@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert'
 import { summarizeFigures } from './figures.ts'
 import { formatFailure, recordFailure, seedsFor } from './seeds.ts'
 import { runScenario, type RunReport, type Scenario } from './scenario.ts'
-import { convergence, hintOverflow, hints, partitions, powerLoss, siblings, tamper, tombstones, ttl, wipedReplica } from './scenarios.ts'
+import { convergence, hintOverflow, hints, joinDecommission, partitions, powerLoss, siblings, tamper, tombstones, ttl, wipedReplica } from './scenarios.ts'
 
 const reports = new Map<string, RunReport[]>()
 
@@ -56,6 +56,11 @@ seeded(tamper, 1, (r) => {
 seeded(ttl, 1, (r) => {
   assert.ok((r.figures['expiringPuts'] ?? 0) > 0)
   assert.ok((r.figures['aeTombstonesCollected'] ?? 0) > 0, 'expired values were collected past the grace period')
+})
+seeded(joinDecommission, 1, (r) => {
+  // 64 partitions x 3 replicas: a fourth node takes a quarter of them; leaving 4 -> 3 hands a quarter over.
+  assert.ok(Math.abs((r.figures['joinMovedFraction'] ?? 0) - 0.25) < 0.05, `join moved ${r.figures['joinMovedFraction']}`)
+  assert.ok(Math.abs((r.figures['decommissionMovedFraction'] ?? 0) - 0.25) < 0.05, `decommission moved ${r.figures['decommissionMovedFraction']}`)
 })
 seeded(siblings, 2, (r) => assert.ok(r.stats.maxSiblings >= 2, `concurrent writers made siblings (at most ${r.stats.maxSiblings})`))
 seeded(wipedReplica, 3, (r) => assert.is(r.stats.wipes, 1))

@@ -1,6 +1,8 @@
 // The scenarios of issue 4 that today's node code can run, numbered as in the issue. Each is a seeded schedule of
 // faults, a workload and checks (scenario.ts); adding one for a feature that lands (hints, anti-entropy,
 // tombstone GC, TTL, join/leave) is a new entry here with its own nemesis, workload and `settle` step.
+import { isRingkvError } from '../../src/errors.ts'
+import type { TransferReport } from '../../src/node/ownership.ts'
 import type { Violation } from './checker.ts'
 import { settleByAntiEntropy } from './anti-entropy.ts'
 import { defaultNemesis } from './nemesis.ts'
@@ -403,7 +405,68 @@ export const ttl: Scenario = {
   },
 }
 
-export const scenarios: readonly Scenario[] = [partitions, convergence, siblings, wipedReplica, powerLoss, tombstones, hints, hintOverflow, tamper, ttl]
+/** Runs a join or decommission, again while the ring is busy with another change (ERR_RING_BUSY is retryable). */
+async function transfer(cluster: SimCluster, run: () => Promise<TransferReport>): Promise<TransferReport> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run()
+    } catch (e) {
+      if (attempt >= 10 || !(isRingkvError(e) && e.code === 'ERR_RING_BUSY')) throw e
+      await cluster.sleep(1000)
+    }
+  }
+}
+
+/**
+ * 9. Joining a fourth node and decommissioning one of the first three, under a write load, loses nothing. A
+ * spare n4 starts with the cluster's seeds (it finds the ring and waits, 'joining'), then joins: it takes its
+ * share of the partitions, streamed from their replicas while writes go to both rings. Later n1 is
+ * decommissioned and hands its partitions over. Three writers keep reading and writing at R = W = 2 all along.
+ * After anti-entropy, every replica of the final ring is equal and no acknowledged write is lost; the fraction
+ * of partition replicas each change moved is reported.
+ */
+export const joinDecommission: Scenario = {
+  name: 'join-decommission',
+  description: 'a node joins and another is decommissioned under a write load; nothing is lost',
+  cluster: { nodes: 4, spares: 1 },
+  sessions: clients(3),
+  workload: { ...defaultWorkload, keys: 32 },
+  nemesis: undefined,
+  script: async ({ cluster, history, figures }) => {
+    await cluster.sleep(2000)
+    history.fault('start n4 (script)')
+    await cluster.startSpare('n4')
+    history.fault('join n4 (script)')
+    const join = await transfer(cluster, () => cluster.node('n4').process!.node.join())
+    history.fault(`n4 joined: moved ${join.partitionReplicasMoved} partition replicas (${join.movedFraction.toFixed(3)}), ${join.keysStreamed} keys`)
+    figures['joinMovedFraction'] = join.movedFraction
+    figures['joinKeysStreamed'] = join.keysStreamed
+    figures['joinMs'] = join.durationMs
+    await cluster.sleep(2000)
+    history.fault('decommission n1 (script)')
+    const leave = await transfer(cluster, () => cluster.node('n1').process!.node.decommission())
+    cluster.node('n1').left = true
+    history.fault(`n1 left: moved ${leave.partitionReplicasMoved} partition replicas (${leave.movedFraction.toFixed(3)}), ${leave.keysStreamed} keys`)
+    figures['decommissionMovedFraction'] = leave.movedFraction
+    figures['decommissionKeysStreamed'] = leave.keysStreamed
+    figures['decommissionMs'] = leave.durationMs
+  },
+  durationMs: 14_000,
+  check: { quorumOverlap: true },
+  settle: settleByAntiEntropy(),
+  repairSweep: false,
+  verify: ({ cluster, figures }) => {
+    const out: Violation[] = []
+    const members = cluster.ring().members.map((m) => m.id).sort().join(',')
+    if (members !== 'n2,n3,n4') out.push({ check: 'scenario', message: `the final ring has ${members}, expected n2,n3,n4`, ops: [] })
+    if (figures['joinMovedFraction'] === undefined || figures['decommissionMovedFraction'] === undefined) {
+      out.push({ check: 'scenario', message: 'the join or the decommission did not finish within the run', ops: [] })
+    }
+    return out
+  },
+}
+
+export const scenarios: readonly Scenario[] = [partitions, convergence, siblings, wipedReplica, powerLoss, tombstones, hints, hintOverflow, tamper, ttl, joinDecommission]
 
 /** Scenarios that show a known open problem: replayable by name, not part of the sweep nor of `npm test`. */
 export const knownFailing: readonly Scenario[] = [tamperRemovalsDuringRun]
