@@ -138,6 +138,18 @@ test('phantom, duplicate and expired values', () => {
   assert.equal(checks(h, noOverlap).sort(), ['duplicate', 'expired', 'phantom', 'phantom'])
 })
 
+test('expiry runs from when a put was certainly applied: a put given up on and applied late is not blamed early', () => {
+  const { h, get, put } = recorder()
+  // Invoked at 0, the client gave up at 10; a partition held it and it was applied later, first seen at 200.
+  put('a', 'k', 'a.1', 0, 10, { ttlMs: 50, fail: true })
+  get('b', 'k', 199, 200, ['a.1'])
+  get('b', 'k', 240, 241, ['a.1'])
+  assert.equal(checks(h, noOverlap), [])
+  // ...but a read that began past first-seen + ttl must not return it.
+  get('b', 'k', 260, 261, ['a.1'])
+  assert.equal(checks(h, noOverlap), ['expired'])
+})
+
 test('convergence: replicas of a partition with different data', () => {
   const digests = new Map([
     [0, new Map([['n1', 'aa'], ['n2', 'aa']])],

@@ -219,9 +219,10 @@ class PutIndex {
 
 /**
  * Checks a whole history: the run's reads, and the final reads (phase 'final', R = all, after healing), at most
- * one per key; `nowOf` gives the virtual time a read's coordinator judged expiry at (its completion by default).
+ * one per key; `nowOf` gives the earliest virtual time a read's coordinator can have judged expiry at (its
+ * invocation by default: a read that began before a value expired may return it).
  */
-export function checkHistory(history: History, options: CheckOptions, nowOf: (op: Op) => number = (op) => op.completedAt!): CheckResult {
+export function checkHistory(history: History, options: CheckOptions, nowOf: (op: Op) => number = (op) => op.invokedAt): CheckResult {
   const causality = new Causality(history)
   const violations = new Violations()
   const stats: CheckStats = { reads: 0, writes: 0, ackedWrites: 0, ackedChecked: 0, lost: 0, maxSiblings: 0, siblingBound: 0 }
@@ -242,7 +243,8 @@ export function checkHistory(history: History, options: CheckOptions, nowOf: (op
     }
   }
   const indexes = new Map([...putsByKey].map(([key, puts]) => [key, new PutIndex(puts)]))
-  for (const reads of readsByKey.values()) for (const read of reads) checkRead(causality, read, indexes.get(read.key), options, violations, stats, nowOf)
+  const appliedBy = appliedByOf(history)
+  for (const reads of readsByKey.values()) for (const read of reads) checkRead(causality, read, indexes.get(read.key), options, violations, stats, nowOf, appliedBy)
 
   // Lost: an acknowledged put (without a time to live) must be in every read that began after it was
   // acknowledged and finished before anything may have superseded it -- every such read when quorums overlap
@@ -276,7 +278,36 @@ export function checkHistory(history: History, options: CheckOptions, nowOf: (op
 }
 
 /** Checks one successful read; pushes what is wrong. */
-function checkRead(causality: Causality, read: Op, index: PutIndex | undefined, options: CheckOptions, violations: Violations, stats: CheckStats, nowOf: (op: Op) => number): void {
+/**
+ * For each value, the earliest time by which its put had certainly been applied -- its coordinator had stamped
+ * it, so its expiry clock had started: the put's acknowledgement, or the end of the first read that returned
+ * it. A put the client gave up on may be applied long after it was invoked (a partition held it), so its
+ * invocation bounds nothing.
+ */
+function appliedByOf(history: History): Map<string, number> {
+  const out = new Map<string, number>()
+  const bound = (value: string, t: number) => {
+    const was = out.get(value)
+    if (was === undefined || t < was) out.set(value, t)
+  }
+  for (const op of history.ops) {
+    if (op.outcome !== 'ok') continue
+    if (op.kind === 'put' && op.value !== undefined) bound(op.value, op.completedAt!)
+    if (op.kind === 'get') for (const v of op.siblings ?? []) bound(v, op.completedAt!)
+  }
+  return out
+}
+
+function checkRead(
+  causality: Causality,
+  read: Op,
+  index: PutIndex | undefined,
+  options: CheckOptions,
+  violations: Violations,
+  stats: CheckStats,
+  nowOf: (op: Op) => number,
+  appliedBy: Map<string, number>,
+): void {
   const history = causality.history
   const values = read.siblings ?? []
   stats.reads++
@@ -293,9 +324,10 @@ function checkRead(causality: Causality, read: Op, index: PutIndex | undefined, 
     }
   }
   for (const a of puts) {
-    // Expiry is judged on the coordinator's clock from the put's own timestamp, which is later than the put's
-    // invocation: measuring from the invocation never blames a value that is still alive.
-    if (a.ttlMs > 0 && nowOf(read) > a.invokedAt + a.ttlMs + 2 * (options.maxSkewMs ?? 0) + 1) {
+    // Expiry runs from the put's own timestamp, taken by its coordinator at some moment before `appliedBy`: a
+    // read that began after appliedBy + ttl (plus the clocks' disagreement) must not return it.
+    const applied = appliedBy.get(a.value!)
+    if (a.ttlMs > 0 && applied !== undefined && nowOf(read) > applied + a.ttlMs + 2 * (options.maxSkewMs ?? 0) + 1) {
       violations.add('expired', () => `${history.describe(read)} returned ${a.value}, expired (ttl ${a.ttlMs} ms)`, [read.id, a.id])
     }
     for (const b of puts) {

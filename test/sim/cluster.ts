@@ -21,13 +21,15 @@ import { RingkvError } from '../../src/errors.ts'
 import { StreamTransport } from '../../src/net/stream-transport.ts'
 import { NODE_FILE } from '../../src/node/epoch.ts'
 import { startNode, type RingkvNode } from '../../src/node/node.ts'
-import type { KeyspaceOptions } from '../../src/node/options.ts'
+import type { HintOptions, KeyspaceOptions } from '../../src/node/options.ts'
+import type { RepairReport } from '../../src/node/anti-entropy/index.ts'
 import { partitionOf, preferenceList, type RingMap } from '../../src/ring/index.ts'
 import { VirtualClock } from '../../src/runtime/clock.ts'
 import { createLogger, type Logger, type LogLevel } from '../../src/runtime/logger.ts'
 import { SeededRandom } from '../../src/runtime/random.ts'
 import { MemoryStore } from '../../src/storage/memory-store.ts'
 import { MAX_KEY_BYTES, encodeStorageKey, storageRange, type ReplicaStore } from '../../src/storage/index.ts'
+import type { Envelope } from '../../src/versioning/index.ts'
 import { SimDisk, type DiskDurability } from './disk.ts'
 import { MemoryHintBacking } from '../../src/handoff/index.ts'
 import { drive } from './drive.ts'
@@ -42,6 +44,20 @@ export interface SimClusterOptions {
   seed: number
   /** Nodes n1..nN. Default 3. */
   nodes?: number
+  /**
+   * Of those, how many (the last ones) are spares: not started with the cluster, but ready to be started later
+   * with the cluster's seeds (`startSpare`) and joined (issue 4, test 9). Default 0.
+   */
+  spares?: number
+  /**
+   * The nodes' background anti-entropy interval. Default 0: no background rounds, so a scenario decides when
+   * anti-entropy runs (`antiEntropy()`), and scenarios without it show what the rest of the system does alone.
+   */
+  antiEntropyIntervalMs?: number
+  /** How long a tombstone or expired value stays before garbage collection may remove it. Default: the node's. */
+  tombstoneGraceMs?: number
+  /** Hinted handoff limits (bytes, age, delivery pace). Default: the node's. */
+  hints?: Partial<HintOptions>
   /** Ring partitions: few keep a simulated run cheap. Default 64. */
   partitions?: number
   keyspace?: Partial<KeyspaceOptions>
@@ -114,6 +130,10 @@ export class SimNode {
   wipes = 0
   /** Writes lost to power cuts, over every disk this node had. */
   lostWrites = 0
+  /** Started at least once (a spare is not until `startSpare`). */
+  started = false
+  /** Decommissioned: no longer a member the others must know. */
+  left = false
 
   constructor(
     readonly id: string,
@@ -132,7 +152,8 @@ export class SimCluster {
   readonly random: SeededRandom
   readonly net: SimNetwork
   readonly nodes: SimNode[] = []
-  readonly options: Required<Omit<SimClusterOptions, 'keyspace' | 'link' | 'wrapStore'>> & Pick<SimClusterOptions, 'wrapStore'> & { keyspace: Partial<KeyspaceOptions> }
+  readonly options: Required<Omit<SimClusterOptions, 'keyspace' | 'link' | 'wrapStore' | 'tombstoneGraceMs' | 'hints'>> &
+    Pick<SimClusterOptions, 'wrapStore' | 'tombstoneGraceMs' | 'hints'> & { keyspace: Partial<KeyspaceOptions> }
   /** The last log lines of every process (bounded). */
   readonly logs: string[] = []
   readonly #trace: Hash = createHash('sha256')
@@ -147,6 +168,10 @@ export class SimCluster {
     this.options = {
       seed: options.seed,
       nodes: options.nodes ?? 3,
+      spares: options.spares ?? 0,
+      antiEntropyIntervalMs: options.antiEntropyIntervalMs ?? 0,
+      tombstoneGraceMs: options.tombstoneGraceMs,
+      hints: options.hints,
       partitions: options.partitions ?? 64,
       keyspace: options.keyspace ?? {},
       maxSkewMs: options.maxSkewMs ?? 0,
@@ -159,6 +184,9 @@ export class SimCluster {
       crashLooksClean: options.crashLooksClean ?? false,
       durability: options.durability ?? 'interval',
       wrapStore: options.wrapStore,
+    }
+    if (!(Number.isSafeInteger(this.options.spares) && this.options.spares >= 0 && this.options.spares < this.options.nodes)) {
+      throw new RangeError(`spares must be an integer in [0, nodes), got ${this.options.spares}`)
     }
     this.clock = new VirtualClock({ startMs: SIM_START_MS })
     this.random = new SeededRandom(options.seed)
@@ -179,8 +207,14 @@ export class SimCluster {
     }
   }
 
+  /** The seeds every node and client is given: the nodes the cluster started with. */
   get addresses(): string[] {
-    return this.nodes.map((n) => n.address)
+    return this.nodes.slice(0, this.nodes.length - this.options.spares).map((n) => n.address)
+  }
+
+  /** Nodes that are members: started, and not decommissioned. */
+  get memberNodes(): SimNode[] {
+    return this.nodes.filter((n) => n.started && !n.left)
   }
 
   node(id: string): SimNode {
@@ -209,14 +243,24 @@ export class SimCluster {
 
   /** Starts every node; resolves when each knows every other (the membership is complete). */
   async start(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => this.#spawn(n)))
+    await Promise.all(this.nodes.slice(0, this.nodes.length - this.options.spares).map((n) => this.#spawn(n)))
+    await this.waitForMembership()
+  }
+
+  /** Starts a spare node for the first time, with the cluster's seeds: it finds the ring and waits to join. */
+  async startSpare(id: string): Promise<void> {
+    const node = this.node(id)
+    if (node.started) throw new Error(`cannot start spare ${id}: it was started before`)
+    this.trace(`start spare ${id}`)
+    await this.#spawn(node)
     await this.waitForMembership()
   }
 
   /** Waits (in virtual time) until every running node knows every node. */
   async waitForMembership(maxMs = 30_000): Promise<void> {
     const deadline = this.clock.now() + maxMs
-    while (this.upNodes.some((n) => n.process!.node.members().length < this.nodes.length)) {
+    const expected = this.memberNodes.length
+    while (this.upNodes.some((n) => !n.left && n.process!.node.members().length < expected)) {
       if (this.clock.now() > deadline) throw new Error(`membership incomplete after ${maxMs} ms`)
       await this.sleep(50)
     }
@@ -330,6 +374,9 @@ export class SimCluster {
         keyspace: this.options.keyspace,
         requestTimeoutMs: this.options.requestTimeoutMs,
         membershipIntervalMs: this.options.membershipIntervalMs,
+        antiEntropyIntervalMs: this.options.antiEntropyIntervalMs,
+        ...(this.options.tombstoneGraceMs === undefined ? {} : { tombstoneGraceMs: this.options.tombstoneGraceMs }),
+        ...(this.options.hints === undefined ? {} : { hints: this.options.hints }),
         clock,
         random: this.random.fork(),
         logger,
@@ -340,6 +387,7 @@ export class SimCluster {
       throw e
     }
     node.actors.push(ringkv.actor)
+    node.started = true
     node.process = {
       node: ringkv,
       clock,
@@ -410,7 +458,7 @@ export class SimCluster {
 
   /** The ring as a running node sees it. */
   ring(): RingMap {
-    const up = this.upNodes[0]
+    const up = this.upNodes.find((n) => !n.left)
     if (up === undefined) throw new Error('no node is up')
     return up.process!.node.ring()
   }
@@ -419,8 +467,15 @@ export class SimCluster {
   async recover(): Promise<void> {
     this.net.heal()
     this.net.resetLinks()
-    await Promise.all(this.nodes.filter((n) => n.state === 'down').map((n) => this.restart(n.id)))
+    await Promise.all(this.nodes.filter((n) => n.state === 'down' && n.started).map((n) => this.restart(n.id)))
     await this.waitForMembership()
+  }
+
+  /** What a running node's store holds for a key (undefined when nothing), through its own store handle. */
+  stored(id: string, key: string): Envelope | undefined {
+    const process = this.node(id).process
+    if (process === undefined) throw new Error(`cannot read ${id}'s store: it is ${this.node(id).state}`)
+    return process.store.get(partitionOf(Buffer.from(key), this.options.partitions), Buffer.from(key))
   }
 
   /**
@@ -442,6 +497,32 @@ export class SimCluster {
       disk.put(storageKey, damaged)
     }
     return true
+  }
+
+  /** One anti-entropy round on every running member at once (`ringkv repair` on each), as the nodes report it. */
+  async antiEntropy(): Promise<RepairReport[]> {
+    const running = this.upNodes.filter((n) => !n.left)
+    this.trace(`anti-entropy round on ${running.map((n) => n.id).join(',')}`)
+    return Promise.all(running.map((n) => n.process!.node.repair()))
+  }
+
+  /**
+   * Per partition, the Merkle root (`store.merkle(p, segments)`) of each of its replicas in the ring, by node:
+   * what anti-entropy compares. Every replica must be running.
+   */
+  async merkleRoots(segments: number): Promise<Map<number, Map<string, string>>> {
+    const ring = this.ring()
+    const out = new Map<number, Map<string, string>>()
+    for (let p = 0; p < ring.q; p++) {
+      const byNode = new Map<string, string>()
+      for (const id of preferenceList(ring, p).primaries) {
+        const process = this.node(id).process
+        if (process === undefined) throw new Error(`replica ${id} of partition ${p} is not running`)
+        byNode.set(id, (await process.store.merkle(p, segments)).root.toString('hex'))
+      }
+      out.set(p, byNode)
+    }
+    return out
   }
 
   /**

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import type { ReplicaStore } from '../../src/storage/index.ts'
 import { delegateStore } from './cluster.ts'
 import { runScenario, type Scenario } from './scenario.ts'
-import { partitions, powerLoss, siblings, wipedReplica } from './scenarios.ts'
+import { convergence, hints, partitions, powerLoss, siblings, tombstones, wipedReplica } from './scenarios.ts'
 
 const planted = (inner: ReplicaStore, overrides: Partial<Pick<ReplicaStore, 'update' | 'merge'>>): ReplicaStore => delegateStore(inner, overrides)
 
@@ -56,6 +56,35 @@ test('a store that drops replica sync (read repair cannot heal): replicas do not
   const deaf = (s: ReplicaStore) => planted(s, { merge: (p, k) => ({ stored: s.get(p, k) ?? { context: new Map(), siblings: [] }, changed: false, durable: Promise.resolve() }) })
   const found = await violationsOf({ ...partitions, durationMs: 5000, cluster: { ...partitions.cluster, wrapStore: deaf } }, 1)
   assert.ok(found.includes('unconverged'), `found ${found.join(', ')}`)
+})
+
+test('without anti-entropy (no hints, no read-repair sweep), replicas that missed writes stay apart: found', async () => {
+  const { settle: _settle, ...noAntiEntropy } = convergence
+  const found = await violationsOf({ ...noAntiEntropy, durationMs: 8000 }, 1)
+  assert.ok(found.includes('unconverged'), `found ${found.join(', ')}`)
+})
+
+test('a store that forgets a delete instead of keeping its tombstone: the returning replica resurrects the key, found', async () => {
+  const forgetful = (s: ReplicaStore) =>
+    planted(s, {
+      update: (p, k, context, actor, write, limits) => {
+        const result = s.update(p, k, context, actor, write, limits)
+        if (write.value === null) void s.remove(p, k)
+        return result
+      },
+      merge: (p, k, incoming) => {
+        const result = s.merge(p, k, incoming)
+        if (result.stored.siblings.every((x) => x.value === null)) void s.remove(p, k)
+        return result
+      },
+    })
+  const found = await violationsOf({ ...tombstones, cluster: { ...tombstones.cluster, wrapStore: forgetful } }, 1)
+  assert.ok(found.includes('resurrected'), `found ${found.join(', ')}`)
+})
+
+test('without hinted handoff, the returning replica lacks the outage writes: found', async () => {
+  const found = await violationsOf({ ...hints, cluster: { ...hints.cluster, noHints: true } }, 1)
+  assert.ok(found.includes('lost'), `found ${found.join(', ')}`)
 })
 
 test.run()

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { formatFailure, recordFailure, seedsFor } from './seeds.ts'
 import { runScenario, type RunReport } from './scenario.ts'
 import { scenarioNamed, scenarios } from './scenarios.ts'
+import { formatFigures, summarizeFigures } from './figures.ts'
 
 function usage(message: string): never {
   process.stderr.write(`${message}\nusage: npm run test:sim -- [--seeds N] [--start S] [--scenario name,...] [--seed n] [--scale x] [--verbose]\n`)
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
       process.stdout.write(
         `  ${r.ok ? 'ok  ' : 'FAIL'} seed ${String(seed).padStart(5)}  ops ${String(s.ops).padStart(5)}  acked ${s.ackedWrites}/${s.writes}` +
           `  checked ${s.ackedChecked} lost ${s.lost}  siblings<=${s.maxSiblings}  faults ${s.faults} crashes ${s.crashes} wipes ${s.wipes} unsynced-lost ${s.unsyncedLost}` +
-          `  converged in ${Math.round(s.convergeMs)} ms  ${s.realMs} ms real\n`,
+          `  converged in ${Math.round(s.convergeMs)} ms${formatFigures(r.figures)}  ${s.realMs} ms real\n`,
       )
       if (!r.ok) {
         failures++
@@ -91,6 +92,8 @@ async function main(): Promise<void> {
         ` most siblings ${max((r) => r.stats.maxSiblings)}; convergence after healing ${Math.round(sum((r) => r.stats.convergeMs) / reports.length)} ms mean,` +
         ` ${Math.round(max((r) => r.stats.convergeMs))} ms max (virtual); data ${sum((r) => r.stats.dataBytes)} B stored, ${sum((r) => r.stats.networkBytes)} B on the network\n`,
     )
+    const figures = summarizeFigures(reports)
+    if (figures !== '') process.stdout.write(`  figures: ${figures}\n`)
   }
   process.exitCode = failures > 0 ? 1 : 0
 }

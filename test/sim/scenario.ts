@@ -32,6 +32,10 @@ export interface ScenarioContext {
   history: History
   /** Stops the workload and the nemesis (they finish what they are doing). */
   readonly stopped: boolean
+  /** The scenario's own figures (anti-entropy bytes, fraction moved, hints dropped...), printed with the run. */
+  readonly figures: Record<string, number>
+  /** Violations a script or settle step found (e.g. a check that must run before anti-entropy). */
+  readonly violations: Violation[]
 }
 
 export interface Scenario {
@@ -53,7 +57,7 @@ export interface Scenario {
    * scenario runs them here -- e.g. `settle: (c) => c.runAntiEntropy()` -- and turns the sweep off to check that
    * they alone make replicas converge (issue 4, tests 2 and 6-8).
    */
-  readonly settle?: (cluster: SimCluster) => Promise<void>
+  readonly settle?: (cluster: SimCluster, ctx: ScenarioContext) => Promise<void>
   /** Run the read-repair sweep before checking convergence. Default true. */
   readonly repairSweep?: boolean
   /** Checks of the scenario's own, on the recovered cluster after the final reads. */
@@ -91,6 +95,8 @@ export interface RunReport {
     dataBytes: number
     realMs: number
   }
+  /** The scenario's own figures (ScenarioContext.figures). */
+  figures: Record<string, number>
   trace: { hash: string; events: number }
   /** What to print when the run failed. */
   details: string[]
@@ -107,6 +113,8 @@ export async function runScenario(scenario: Scenario, seed: number): Promise<Run
     get stopped() {
       return stop
     },
+    figures: {},
+    violations: [],
   }
   const details: string[] = []
   let error: string | undefined
@@ -155,7 +163,7 @@ export async function runScenario(scenario: Scenario, seed: number): Promise<Run
     await cluster.drive(cluster.recover(), 60_000, 'recovering')
     await cluster.drive(cluster.quiesce(recovered), 120_000, 'quiescing')
     quiesceMs = cluster.clock.now() - recovered
-    if (scenario.settle !== undefined) await cluster.drive(scenario.settle(cluster), 600_000, 'settling')
+    if (scenario.settle !== undefined) await cluster.drive(scenario.settle(cluster, ctx), 600_000, 'settling')
     const checker = await cluster.drive(cluster.client('checker', { retries: 0 }), 60_000, 'connecting the checker')
     const keys = history.keys
     if (scenario.repairSweep ?? true) {
@@ -192,7 +200,7 @@ export async function runScenario(scenario: Scenario, seed: number): Promise<Run
       'the final reads',
     )
     const result = checkHistory(history, scenario.check)
-    violations = [...result.violations, ...violations, ...(scenario.verify?.(ctx) ?? [])]
+    violations = [...result.violations, ...violations, ...ctx.violations, ...(scenario.verify?.(ctx) ?? [])]
     counts = { ...result.counts }
     for (const v of violations) if (!(v.check in result.counts)) counts[v.check] = (counts[v.check] ?? 0) + 1
     stats = result.stats
@@ -223,6 +231,7 @@ export async function runScenario(scenario: Scenario, seed: number): Promise<Run
       dataBytes: cluster.dataBytes(),
       realMs: 0,
     },
+    figures: ctx.figures,
     trace: cluster.traceDigest(),
     details,
   }

@@ -17,6 +17,7 @@ const report = (scenario: string, seed: number): RunReport =>
     counts: { lost: 1 },
     error: undefined,
     stats: {} as RunReport['stats'],
+    figures: {},
     trace: { hash: 'ab'.repeat(32), events: 10 },
     details: ['lost: acknowledged #3 is missing'],
   }) as RunReport

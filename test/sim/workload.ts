@@ -41,6 +41,8 @@ export interface WorkloadOptions {
   ttl?: { fraction: number; ms: number }
   /** Bound on operations per session. */
   maxOps: number
+  /** Pad every value to this many bytes (to fill hint and anti-entropy budgets); values stay unique. */
+  valueBytes?: number
 }
 
 export const defaultWorkload: WorkloadOptions = Object.freeze({
@@ -113,7 +115,8 @@ export class Session {
   }
 
   async put(key: string, after: Op | undefined): Promise<Op> {
-    const value = `${this.name}.${++this.#n}`
+    const name = `${this.name}.${++this.#n}`
+    const value = this.options.valueBytes === undefined ? name : `${name}:`.padEnd(this.options.valueBytes, '~')
     const ttl = this.options.ttl
     const ttlMs = ttl !== undefined && this.env.random.next() < ttl.fraction ? ttl.ms : 0
     const op = this.env.history.invoke({ session: this.name, kind: 'put', key, value, contextFrom: after?.id, ttlMs })
