@@ -132,7 +132,7 @@ class Bench {
       ...(s.mode === 'open' ? { ratePerSec: cfg.ratePerSec } : { concurrency: cfg.concurrency }),
       warmupSeconds: cfg.warmupSeconds, durationSeconds: cfg.durationSeconds,
       reads: op(drive.reads), writes: op(drive.writes), errors: drive.errors, errorCount: drive.errorCount,
-      unfinished: drive.unfinished, peakInFlight: drive.peakInFlight, timeline: drive.timeline, events,
+      unfinished: drive.unfinished, unissued: drive.unissued, peakInFlight: drive.peakInFlight, timeline: drive.timeline, events,
       cpu, startedAt: new Date(drive.startedAtMs).toISOString(),
       ...(o === undefined ? {} : {
         degraded: degradedPhases(drive.timeline, cfg.warmupSeconds, totalSeconds, degraded!.cluster.services.at(-1)!.name, o.stopAt, o.restartAt, o.servingAt),
@@ -178,7 +178,7 @@ class Bench {
     const r: ScenarioResult = {
       scenario: name, title: s.title, target: s.target, status: 'skipped', note, mode: s.mode, distribution: s.distribution,
       durability: undefined, readFraction: readFractionOf(s, this.#cfg.readsPerWrite), warmupSeconds: 0, durationSeconds: 0,
-      reads: empty, writes: empty, errors: {}, errorCount: 0, unfinished: 0, peakInFlight: 0, timeline: [], events: [],
+      reads: empty, writes: empty, errors: {}, errorCount: 0, unfinished: 0, unissued: 0, peakInFlight: 0, timeline: [], events: [],
       startedAt: new Date().toISOString(),
     }
     log(`scenario ${name}: ${note}`)

@@ -75,6 +75,8 @@ export interface WorkerResult {
   intervals: IntervalSample[]
   /** Operations still outstanding when the drain time ran out. */
   unfinished: number
+  /** Open loop: operations due in the window that never started (the system could not keep up). */
+  unissued: number
   /** Open loop: the most operations outstanding at once. */
   peakInFlight: number
 }

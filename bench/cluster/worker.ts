@@ -79,7 +79,13 @@ class Recorder {
   constructor(
     readonly windowStart: number,
     readonly windowEnd: number,
+    readonly readShare: number,
   ) {}
+
+  /** Whether an operation that never ran would have been a read, drawn with the workload's mix. */
+  readFraction(random: SeededRandom): boolean {
+    return random.next() < this.readShare
+  }
 
   ok(isRead: boolean, intended: number, now: number): void {
     const us = (now - intended) * 1000
@@ -129,7 +135,7 @@ async function drive(task: DriveTask): Promise<WorkerResult> {
   const start = task.startAtMs - performance.timeOrigin
   const windowStart = start + task.warmupMs
   const end = windowStart + task.durationMs
-  const rec = new Recorder(windowStart, end)
+  const rec = new Recorder(windowStart, end, task.readFraction)
   let inFlight = 0
   let peakInFlight = 0
 
@@ -161,13 +167,19 @@ async function drive(task: DriveTask): Promise<WorkerResult> {
   }, INTERVAL_MS)
 
   const outstanding = new Set<Promise<void>>()
+  // Open loop: operations whose start time came while `maxInFlight` were outstanding and the window closed
+  // before they could start. They are the system's failure to keep up, not the generator's: counted, and
+  // recorded with the wait they had when the run ended (a lower bound of their latency).
+  let unissuedFrom = 0
+  let unissuedTo = 0
+  let periodMs = 0
   if (task.mode === 'closed') {
     const loop = async (): Promise<void> => {
       while (performance.now() < end) await one(performance.now())
     }
     await Promise.all(Array.from({ length: task.concurrency }, loop))
   } else {
-    const periodMs = 1000 / task.ratePerSec
+    periodMs = 1000 / task.ratePerSec
     let issued = 0
     await new Promise<void>((done) => {
       const tick = (): void => {
@@ -179,8 +191,11 @@ async function drive(task: DriveTask): Promise<WorkerResult> {
           void p.then(() => outstanding.delete(p))
           issued++
         }
-        if (now >= end) done()
-        else setTimeout(tick, TICK_MS)
+        if (now >= end) {
+          unissuedFrom = issued
+          unissuedTo = Math.floor((end - start) / periodMs)
+          done()
+        } else setTimeout(tick, TICK_MS)
       }
       tick()
     })
@@ -193,6 +208,11 @@ async function drive(task: DriveTask): Promise<WorkerResult> {
     if (!(await Promise.race([drained, timedOut]))) unfinished = outstanding.size
   }
   clearInterval(sampler)
+  const finishedAt = performance.now()
+  for (let k = unissuedFrom; k < unissuedTo; k++) {
+    const intended = start + k * periodMs
+    if (intended >= windowStart) recordUs(rec.readFraction(random) ? rec.reads : rec.writes, (finishedAt - intended) * 1000)
+  }
   rec.closeInterval((intervalIndex + (performance.now() - start - intervalIndex * INTERVAL_MS) / INTERVAL_MS) * (INTERVAL_MS / 1000))
   task.progress?.postMessage({ worker: task.worker, done: rec.totalDone, errors: rec.totalErrors } satisfies Progress)
   task.progress?.close()
@@ -207,6 +227,7 @@ async function drive(task: DriveTask): Promise<WorkerResult> {
     writeHistogram: encodeHistogram(rec.writes),
     intervals: rec.intervals,
     unfinished,
+    unissued: Math.max(0, unissuedTo - Math.max(unissuedFrom, Math.ceil((windowStart - start) / (periodMs || 1)))),
     peakInFlight,
   }
   rec.reads.destroy()
