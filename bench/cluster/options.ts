@@ -22,6 +22,7 @@ export const USAGE = `usage: npm run bench:cluster -- [options]
   --timeout-ms N      the client's per-request timeout (default 5000)
   --seed N            workload seed (default 1)
   --cpu-prof DIR      write a V8 CPU profile of every node into DIR (for finding where time goes)
+  --node-flags FLAGS  extra Node.js flags for the node processes, space-separated (experiments)
   --out DIR           where result files go (default bench/results)
   --json              one JSON line per scenario on stdout (the report goes to stderr)
   --no-progress       no progress bar
@@ -48,6 +49,7 @@ export interface ClusterBenchConfig {
   timeoutMs: number
   seed: number
   cpuProfDir: string | undefined
+  nodeFlags: string[]
   out: string
   json: boolean
   progress: boolean
@@ -81,7 +83,7 @@ export function parseConfig(argv: string[]): ClusterBenchConfig | 'help' {
         'value-bytes': { type: 'string' }, 'read-ratio': { type: 'string' }, rate: { type: 'string' },
         concurrency: { type: 'string' }, threads: { type: 'string' }, distribution: { type: 'string' },
         nodes: { type: 'string' }, n: { type: 'string' }, r: { type: 'string' }, w: { type: 'string' },
-        'timeout-ms': { type: 'string' }, seed: { type: 'string' }, 'cpu-prof': { type: 'string' }, out: { type: 'string' },
+        'timeout-ms': { type: 'string' }, seed: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'node-flags': { type: 'string' }, out: { type: 'string' },
         json: { type: 'boolean', default: false }, 'no-progress': { type: 'boolean', default: false },
         check: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
       },
@@ -125,6 +127,7 @@ export function parseConfig(argv: string[]): ClusterBenchConfig | 'help' {
     timeoutMs: v['timeout-ms'] === undefined ? 5000 : whole('--timeout-ms', v['timeout-ms'], 1, 600_000),
     seed: v.seed === undefined ? 1 : whole('--seed', v.seed, 0),
     cpuProfDir: v['cpu-prof'] === undefined ? undefined : resolve(v['cpu-prof']),
+    nodeFlags: (v['node-flags'] ?? '').split(' ').filter((f) => f !== ''),
     out: v.out === undefined ? resolve(repoRoot, 'bench', 'results') : resolve(v.out),
     json: v.json,
     progress: !v['no-progress'],

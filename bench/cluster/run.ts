@@ -6,7 +6,7 @@
 // with --json one line per scenario on stdout. Exit code 0 whatever the figures unless --check (then 1 when
 // a target is missed); 2 for a bad command line.
 import { connect } from '../../src/client/index.ts'
-import { CpuMeter } from '../lib/cpu.ts'
+import { CpuMeter, type CpuWindow } from '../lib/cpu.ts'
 import { busyWarning, describeMachine, machineInfo } from '../lib/machine.ts'
 import { renderText, writeResults } from '../lib/report.ts'
 import { LoadGenerator, type DriveResult } from './loadgen.ts'
@@ -85,7 +85,14 @@ class Bench {
     const cfg = this.#cfg
     const totalSeconds = cfg.warmupSeconds + cfg.durationSeconds
     log(`scenario ${s.name}: ${s.title}`)
-    const meter = new CpuMeter([...group.services.map((x) => ({ name: x.name, pid: x.pid! })), { name: 'loadgen', pid: process.pid }])
+    // CPU is measured over the measured window only (not the warm-up), so that CPU per operation is exact.
+    const processes = (): { name: string; pid: number }[] => [
+      ...group.services.filter((x) => x.pid !== undefined).map((x) => ({ name: x.name, pid: x.pid! })),
+      { name: 'loadgen', pid: process.pid },
+    ]
+    let meter: CpuMeter | undefined
+    let cpu: CpuWindow | undefined
+    const meterTimers: NodeJS.Timeout[] = []
     const bar = progressBar(cfg.progress, s.name, totalSeconds)
     const events: ScenarioEvent[] = []
     let startAtMs = Date.now()
@@ -103,7 +110,10 @@ class Bench {
     let outage: Promise<{ stopAt: number; restartAt: number; servingAt: number }> | undefined
     const onStart = (at: number): void => {
       startAtMs = at
-      if (degraded !== undefined) outage = this.#outage(degraded.cluster, at, meter, events)
+      const windowStart = at + cfg.warmupSeconds * 1000
+      meterTimers.push(setTimeout(() => (meter = new CpuMeter(processes())), windowStart - Date.now()))
+      meterTimers.push(setTimeout(() => (cpu = meter?.stop()), windowStart + cfg.durationSeconds * 1000 - Date.now()))
+      if (degraded !== undefined) outage = this.#outage(degraded.cluster, at, () => meter, events)
     }
     let drive: DriveResult
     try {
@@ -120,9 +130,9 @@ class Bench {
       )
     } finally {
       bar.stop()
+      for (const t of meterTimers) clearTimeout(t)
     }
     const o = outage === undefined ? undefined : await outage
-    const cpu = meter.stop()
     const op = (f: DriveResult['reads']) => ({ opsPerSec: f.opsPerSec, ...f.latency, curve: f.curve })
     const result: ScenarioResult = {
       scenario: s.name, title: s.title, target: s.target, status: 'ok', mode: s.mode,
@@ -143,7 +153,7 @@ class Bench {
   }
 
   /** Stops the last node a third into the window and restarts it at two thirds; times in scenario seconds. */
-  async #outage(cluster: RingkvCluster, startAtMs: number, meter: CpuMeter, events: ScenarioEvent[]) {
+  async #outage(cluster: RingkvCluster, startAtMs: number, meter: () => CpuMeter | undefined, events: ScenarioEvent[]) {
     const cfg = this.#cfg
     const victim = cluster.services.at(-1)!
     const at = (fraction: number): number => cfg.warmupSeconds + cfg.durationSeconds * fraction
@@ -151,14 +161,14 @@ class Bench {
     const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, startAtMs + t * 1000 - Date.now())))
     await sleepUntil(at(1 / 3))
     const stopAt = since()
-    meter.untrack(victim.pid!)
+    meter()?.untrack(victim.pid!)
     await victim.stop()
     events.push({ t: stopAt, what: `${victim.name} stopped (SIGTERM)` })
     await sleepUntil(at(2 / 3))
     const restartAt = since()
     events.push({ t: restartAt, what: `${victim.name} restarting` })
     await victim.start()
-    meter.track(victim.name, victim.pid!)
+    meter()?.track(victim.name, victim.pid!)
     const servingAt = since()
     events.push({ t: servingAt, what: `${victim.name} serving again` })
     return { stopAt, restartAt, servingAt }
@@ -216,7 +226,7 @@ async function main(): Promise<number> {
     const ringkv = cfg.scenarios.filter((n) => scenarioOf(n).target === 'ringkv')
     if (ringkv.length > 0) {
       const firstDurability = ringkv.every((n) => scenarioOf(n).durability === 'sync') ? 'sync' : 'interval'
-      const cluster = await RingkvCluster.start({ nodes: cfg.nodes, n: cfg.n, r: cfg.r, w: cfg.w, durability: firstDurability, cpuProfDir: cfg.cpuProfDir })
+      const cluster = await RingkvCluster.start({ nodes: cfg.nodes, n: cfg.n, r: cfg.r, w: cfg.w, durability: firstDurability, cpuProfDir: cfg.cpuProfDir, nodeFlags: cfg.nodeFlags })
       try {
         await waitForRing(cluster.addresses, cfg.nodes)
         const target: TargetSpec = { kind: 'ringkv', seeds: cluster.addresses, timeoutMs: cfg.timeoutMs }
@@ -235,7 +245,7 @@ async function main(): Promise<number> {
       }
     }
     if (wanted.has('bare')) {
-      const group = await startBareCluster(cfg.nodes, cfg.valueBytes)
+      const group = await startBareCluster(cfg.nodes, cfg.valueBytes, cfg.cpuProfDir)
       try {
         bench.results.push(await bench.run(scenarioOf('bare'), { kind: 'bare', addresses: group.addresses }, group))
       } finally {

@@ -108,6 +108,8 @@ export interface RingkvClusterOptions {
   durability: 'sync' | 'interval' | 'none'
   /** Write a V8 CPU profile of each node into this directory when it exits. */
   cpuProfDir: string | undefined
+  /** Extra Node.js flags for the node processes (experiments: --perf-basic-prof for perf, GC settings). */
+  nodeFlags?: string[]
 }
 
 /** A local ringkv cluster, one process per node, each started with `ringkv start` from the sources. */
@@ -125,6 +127,7 @@ export class RingkvCluster implements Group {
     this.services = this.addresses.map((address, i) => {
       const id = `n${i + 1}`
       const args = (): string[] => [
+        ...(this.#options.nodeFlags ?? []),
         ...(this.#options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', this.#options.cpuProfDir, '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`]),
         '--import', 'tsx', RUN_NODE, 'start',
         '--id', id, '--listen', address, '--http', `127.0.0.1:${ports[n + i]}`,
@@ -166,12 +169,12 @@ export class RingkvCluster implements Group {
 }
 
 /** The bare request path: `nodes` processes, each connected to all others. */
-export async function startBareCluster(nodes: number, valueBytes: number): Promise<Group> {
+export async function startBareCluster(nodes: number, valueBytes: number, cpuProfDir?: string): Promise<Group> {
   const ports = await freePorts(nodes)
   const services = ports.map((port, i) => {
     const peers = ports.filter((_, j) => j !== i).map(String)
     return new Service(`bare-${i + 1}`, `127.0.0.1:${port}`, process.execPath,
-      () => ['--import', 'tsx', BARE_NODE, String(port), String(valueBytes), ...peers], /bare node listening/)
+      () => [...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]), '--import', 'tsx', BARE_NODE, String(port), String(valueBytes), ...peers], /bare node listening/)
   })
   const group: Group = {
     services,

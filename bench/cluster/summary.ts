@@ -164,6 +164,25 @@ export function evaluateTargets(results: readonly ScenarioResult[]): TargetVerdi
   return verdicts
 }
 
+/**
+ * CPU microseconds per operation, of the servers together and of the load generator: the steering figure on
+ * a shared machine, where throughput moves with the neighbours' load but the CPU an operation costs does not
+ * (much).
+ */
+export function cpuUsPerOp(r: ScenarioResult): { servers: number; loadgen: number } | undefined {
+  const cpu = r.cpu
+  const ops = (r.reads.opsPerSec + r.writes.opsPerSec) * (cpu?.seconds ?? 0)
+  if (cpu === undefined || ops === 0) return undefined
+  const servers = cpu.processes.filter((p) => p.name !== 'loadgen').reduce((a, p) => a + p.cpuSeconds, 0)
+  const loadgen = cpu.processes.find((p) => p.name === 'loadgen')?.cpuSeconds ?? 0
+  return { servers: Math.round((servers * 1e6) / ops), loadgen: Math.round((loadgen * 1e6) / ops) }
+}
+
+function cpuPerOp(r: ScenarioResult): string {
+  const c = cpuUsPerOp(r)
+  return c === undefined ? '-' : `${c.servers} / ${c.loadgen}`
+}
+
 function failures(r: ScenarioResult): number {
   return r.errorCount + r.unfinished + (r.unissued ?? 0)
 }
@@ -205,7 +224,7 @@ export function scenarioLine(r: ScenarioResult): Record<string, unknown> {
 
 export function scenarioTable(results: readonly ScenarioResult[]): Table {
   return {
-    headers: ['scenario', 'loop', 'reads/s', 'read p50', 'read p99', 'read p99.9', 'writes/s', 'write p50', 'write p99', 'write p99.9', 'errors', 'CPU: nodes / loadgen / others (cores)'],
+    headers: ['scenario', 'loop', 'reads/s', 'read p50', 'read p99', 'read p99.9', 'writes/s', 'write p50', 'write p99', 'write p99.9', 'errors', 'CPU: nodes / loadgen / others (cores)', 'CPU us/op: nodes / loadgen'],
     rows: results.map((r) => {
       if (r.status !== 'ok') return [r.scenario, r.mode, r.note ?? r.status]
       const cpu = r.cpu
@@ -226,6 +245,7 @@ export function scenarioTable(results: readonly ScenarioResult[]): Table {
         r.writes.count > 0 ? ms(r.writes.p999Ms) : '-',
         errors === 0 ? '0' : `${fmt(errors)} (${[...Object.entries(r.errors).map(([c, n]) => `${c} ${n}`), ...(r.unfinished > 0 ? [`unfinished ${r.unfinished}`] : []), ...((r.unissued ?? 0) > 0 ? [`never started ${fmt(r.unissued)}`] : [])].join(', ')})`,
         cpuText,
+        cpuPerOp(r),
       ]
     }),
     leftAligned: [0, 1],

@@ -81,4 +81,8 @@ server.listen(port, '127.0.0.1', () => {
     console.log(`bare node listening on ${port}`)
   })
 })
-process.on('SIGTERM', () => process.exit(0))
+process.on('SIGTERM', () => {
+  server.close()
+  process.exitCode = 0
+  setImmediate(() => process.exit(0))
+})
