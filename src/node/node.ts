@@ -17,6 +17,8 @@ import { createHandlers } from './handlers.ts'
 import { StaticMembership } from './membership.ts'
 import { resolveNodeOptions, type NodeOptions } from './options.ts'
 
+const PEER_RETRY_MS = 250
+
 export interface RingkvNode {
   readonly id: string
   /** The binary protocol's bound address. */
@@ -87,7 +89,9 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     toClose.push(() => store.close())
     const epoch = dataEpoch(o.dataDir, clock)
     const actor = actorId(o.id, epoch)
-    const pool = new ConnectionPool(transport, { nodeId: o.id, requestTimeoutMs: o.requestTimeoutMs })
+    // A peer that refused a connection is not dialled again for PEER_RETRY_MS: requests to it fail at once
+    // (reads ask another replica) instead of each paying a refused connect.
+    const pool = new ConnectionPool(transport, { nodeId: o.id, requestTimeoutMs: o.requestTimeoutMs }, { clock, retryAfterMs: PEER_RETRY_MS })
     toClose.push(() => pool.close())
 
     let membership: StaticMembership | undefined
