@@ -43,7 +43,8 @@ class RingkvTarget implements Target {
 
   async get(key: number): Promise<void> {
     const result = await this.#client.get(this.#names[key]!)
-    if (result.context !== '') this.#contexts[key] = result.context
+    // Kept only when it changed: storing every reply's (equal) string would keep the collector busy.
+    if (result.context !== '' && result.context !== this.#contexts[key]) this.#contexts[key] = result.context
   }
 
   async put(key: number, value: Buffer): Promise<void> {

@@ -25,6 +25,8 @@ export class ConnectionPool extends EventEmitter {
   readonly #transport: Transport
   readonly #options: ConnectOptions
   readonly #connections = new Map<string, Promise<Connection>>()
+  /** The same connections once open: a request on one needs no promise hop to find it. */
+  readonly #open = new Map<string, Connection>()
   readonly #retryAfterMs: number
   readonly #clock: Clock | undefined
   /** Address -> the failed connect and until when (monotonic ms) it stands. */
@@ -65,8 +67,10 @@ export class ConnectionPool extends EventEmitter {
       (connection) => {
         connection.once('close', (error) => {
           if (this.#connections.get(address) === attempt) this.#connections.delete(address)
+          if (this.#open.get(address) === connection) this.#open.delete(address)
           this.emit('close', address, error)
         })
+        if (this.#connections.get(address) === attempt && connection.isOpen) this.#open.set(address, connection)
         return connection
       },
       (error: unknown) => {
@@ -79,9 +83,20 @@ export class ConnectionPool extends EventEmitter {
     return attempt
   }
 
-  async request(address: string, type: number, payload: Uint8Array, options?: RequestOptions): Promise<Buffer> {
-    const connection = await this.get(address)
-    return connection.request(type, payload, options)
+  /** The open connection to `address`, if there is one, without waiting: the hot path of every request. */
+  peek(address: string): Connection | undefined {
+    const connection = this.#open.get(address)
+    return connection !== undefined && connection.isOpen ? connection : undefined
+  }
+
+  request(address: string, type: number, payload: Uint8Array, options?: RequestOptions): Promise<Buffer> {
+    const open = this.peek(address)
+    if (open === undefined) return this.get(address).then((connection) => connection.request(type, payload, options))
+    try {
+      return open.request(type, payload, options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** Close every connection; later `get` calls fail with ERR_CONNECTION_CLOSED. */
@@ -89,6 +104,7 @@ export class ConnectionPool extends EventEmitter {
     this.#closed = true
     const attempts = [...this.#connections.values()]
     this.#connections.clear()
+    this.#open.clear()
     await Promise.all(attempts.map((attempt) => attempt.then((c) => c.close(), () => {})))
   }
 }
