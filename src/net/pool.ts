@@ -3,9 +3,11 @@
  * concurrent requests, so a node needs no more than one per peer.
  *
  * `get` connects on first use; concurrent calls share one attempt; a connection that closes is forgotten, so
- * the next `get` connects again. A failed attempt is remembered for `retryAfterMs` (default 0: not at all):
- * meanwhile `get` fails at once with the same error instead of dialling again, so a node whose peer is down
- * does not pay a refused connection on every request to it. Retrying, backing off and marking a
+ * the next `get` connects again. A failed attempt to an address that was connected before is remembered for
+ * `retryAfterMs` (default 0: not at all): meanwhile `get` fails at once with the same error instead of
+ * dialling again, so a node whose peer went down does not pay a refused connection on every request to it.
+ * Addresses never reached are dialled every time: at start-up peers come up in any order, and a remembered
+ * failure would turn "not listening yet" into "down" for a while. Retrying, backing off and marking a
  * peer down are the caller's business (the failure detector's) — the pool never reconnects on its own, and
  * forwards each connection's 'close' as ('close', address, error).
  */
@@ -31,6 +33,8 @@ export class ConnectionPool extends EventEmitter {
   readonly #clock: Clock | undefined
   /** Address -> the failed connect and until when (monotonic ms) it stands. */
   readonly #failed = new Map<string, { error: unknown; until: number }>()
+  /** Addresses a connection was made to at least once. */
+  readonly #reached = new Set<string>()
   #closed = false
 
   constructor(transport: Transport, options: ConnectOptions, pool: PoolOptions = {}) {
@@ -71,11 +75,14 @@ export class ConnectionPool extends EventEmitter {
           this.emit('close', address, error)
         })
         if (this.#connections.get(address) === attempt && connection.isOpen) this.#open.set(address, connection)
+        this.#reached.add(address)
         return connection
       },
       (error: unknown) => {
         if (this.#connections.get(address) === attempt) this.#connections.delete(address)
-        if (this.#retryAfterMs > 0) this.#failed.set(address, { error, until: this.#clock!.monotonic() + this.#retryAfterMs })
+        if (this.#retryAfterMs > 0 && this.#reached.has(address)) {
+          this.#failed.set(address, { error, until: this.#clock!.monotonic() + this.#retryAfterMs })
+        }
         throw error
       },
     )

@@ -591,11 +591,19 @@ export function transportContract(name: string, env: ContractEnv): void {
     await rejectsWith(pool.get(server.address), ErrorCode.CONNECTION_CLOSED)
   })
 
-  it('pool: a failed connect is remembered for retryAfterMs, then dialled again', async () => {
+  it('pool: a failed connect to an address reached before is remembered for retryAfterMs, then dialled again', async () => {
+    const never = await listen()
+    const neverAddress = never.address
+    await never.close()
+    const pool = track(new ConnectionPool(env.transport(), { nodeId: 'pooled', helloTimeoutMs: 1000 }, { clock: env.clock, retryAfterMs: 200 }))
+    const a = await rejectsWith(pool.get(neverAddress), ErrorCode.CONNECT_FAILED)
+    const b = await rejectsWith(pool.get(neverAddress), ErrorCode.CONNECT_FAILED)
+    assert.ok(a !== b, 'an address never reached is dialled every time (peers start in any order)')
     const server = await listen()
     const address = server.address
+    const connection = await pool.get(address)
     await server.close()
-    const pool = track(new ConnectionPool(env.transport(), { nodeId: 'pooled', helloTimeoutMs: 1000 }, { clock: env.clock, retryAfterMs: 200 }))
+    for (let i = 0; i < 100 && connection.isOpen; i++) await sleep(env.clock, 1)
     const first = await rejectsWith(pool.get(address), ErrorCode.CONNECT_FAILED)
     const again = await rejectsWith(pool.get(address), ErrorCode.CONNECT_FAILED)
     assert.ok(again === first, 'within retryAfterMs the same failure is returned without dialling')
