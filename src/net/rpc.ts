@@ -24,7 +24,9 @@
  * for comparison) and each dirty connection then makes ONE `stream.write` with everything it gathered.
  * Writing per message costs a syscall per message; gathering per turn is what lets a node reach 100k+
  * requests/s (DESIGN.md section 8). Payloads of 64 KiB and more are not copied: they travel as their own
- * segment of the same write.
+ * segment of the same write. When the stream says a write left nothing behind (TCP: the kernel took every
+ * byte), the arena is rewound and filled again instead of being replaced: a fresh 64 KiB buffer per 64 KiB
+ * sent made external memory grow fast enough to drive the garbage collector.
  *
  * Draining. A server that is closing first drains its connections (`drain`): requests being handled finish
  * and are answered, new requests are refused at once with ERR_SHUTTING_DOWN (unprocessed, so a client sends
@@ -500,7 +502,9 @@ export class RpcConnection extends EventEmitter implements Connection {
     this.stats.bytesSent += this.stats.queuedBytes
     this.#batchFrames = 0
     this.stats.queuedBytes = 0
-    if (!this.#stream.write(segments)) this.#blocked = true
+    const ok = this.#stream.write(segments)
+    if (this.#arenaStart === this.#arenaPos && this.#stream.released?.() === true) this.#arenaStart = this.#arenaPos = 0
+    if (!ok) this.#blocked = true
     else if (this.#readPaused && this.#state !== 'closing') this.#resumeReading()
   }
 
