@@ -93,7 +93,9 @@ export class QuorumRead implements Expirable {
         let envelope: Envelope | undefined
         if (bytes !== undefined) {
           try {
-            envelope = decodeEnvelope(bytes)
+            // No copy: the store's bytes are this read's own (the engine returns a fresh copy; the memory store's
+            // are never mutated), and the answer copies the values it hands out.
+            envelope = decodeEnvelope(bytes, { copy: false })
           } catch (e) {
             throw new RingkvError('ERR_CORRUPTION', `stored envelope of partition ${partition} key ${Buffer.from(key).toString('hex')} does not decode: ${(e as Error).message}`)
           }
