@@ -61,11 +61,16 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
   return handlerTable([
     [
       MessageType.CLIENT_GET,
-      client(logger, async (payload) => {
-        const q = decodeGetRequest(payload)
-        const g = await coordinator.get(q.key, { r: q.r, pr: q.pr, timeoutMs: q.timeoutMs || undefined })
-        return encodeGetReply(g)
-      }),
+      // The busiest handler, written without the async wrapper of client(): one promise per read, not three.
+      (payload) => {
+        const fail = (e: unknown): Uint8Array => errorReply(asRingkvError(e, logger))
+        try {
+          const q = decodeGetRequest(payload)
+          return coordinator.get(q.key, { r: q.r, pr: q.pr, timeoutMs: q.timeoutMs || undefined }).then(encodeGetReply, fail)
+        } catch (e) {
+          return fail(e)
+        }
+      },
     ],
     [
       MessageType.CLIENT_PUT,
