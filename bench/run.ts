@@ -59,7 +59,7 @@ async function main(): Promise<number> {
   const quick = values.quick
   const engineKeys = quick ? '50k' : '200k'
   const plan: Record<Part, { script: string; args: string[] }> = {
-    engine: { script: 'bench/engine/run.ts', args: ['--keys', engineKeys, '--phase-seconds', quick ? '3' : '10', '--out', out] },
+    engine: { script: 'bench/engine/run.ts', args: ['--keys', engineKeys, '--phase-seconds', quick ? '3' : '10', '--name', 'engine-suite', '--out', out] },
     micro: { script: 'bench/micro/run.ts', args: ['--time-ms', quick ? '100' : '300', '--out', out] },
     cluster: {
       script: 'bench/cluster/run.ts',

@@ -13,7 +13,8 @@ function readJson<T>(path: string): T | undefined {
 export function loadSuite(dir: string): SuiteInput {
   return {
     cluster: readJson(join(dir, 'cluster-latest.json')),
-    engine: readJson(join(dir, 'engine-latest.json')),
+    // The suite's own (shorter) engine run when there is one, else the last full bench:engine run.
+    engine: readJson(join(dir, 'engine-suite-latest.json')) ?? readJson(join(dir, 'engine-latest.json')),
     micro: readJson(join(dir, 'micro-latest.json')),
     meta: readJson(join(dir, 'suite-latest.json')),
   }
