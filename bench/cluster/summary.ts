@@ -134,7 +134,7 @@ export function degradedPhases(
 }
 
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US')
-const ms = (x: number): string => `${x < 10 ? x.toFixed(2) : x.toFixed(1)} ms`
+const ms = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(1)} s` : `${x < 10 ? x.toFixed(2) : x.toFixed(1)} ms`)
 
 export function evaluateTargets(results: readonly ScenarioResult[]): TargetVerdict[] {
   const t = CLUSTER_TARGETS

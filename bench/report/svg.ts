@@ -58,15 +58,18 @@ export function lineChart(o: LineChartOptions): string {
   const m = { left: 64, right: 16, top: 34, bottom: 48 + 18 * Math.ceil(o.series.length / 4) }
   const plotW = width - m.left - m.right
   const plotH = height - m.top - m.bottom
-  const tx = (x: number): number => (o.x.kind === 'percentile' ? percentileX(x) : x)
   const all = o.series.flatMap((s) => s.points.filter(([, y]) => Number.isFinite(y) && (!o.y.log || y > 0)))
+  // Percentile axis: the 100th percentile (the maximum) sits one decade past the finest percentile measured,
+  // labelled "max", instead of at 99.99999%.
+  const finest = Math.max(1, ...all.filter(([x]) => x < 100).map(([x]) => Math.ceil(percentileX(x))))
+  const tx = (x: number): number => (o.x.kind !== 'percentile' ? x : x >= 100 ? finest + 1 : Math.min(percentileX(x), finest))
   if (all.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="60"><text x="8" y="30" font-size="14">${esc(o.title)}: no data</text></svg>`
   const xs = all.map(([x]) => tx(x))
   let xMin = Math.min(...xs)
   let xMax = Math.max(...xs)
   if (o.x.kind === 'percentile') {
     xMin = 0
-    xMax = Math.max(2, Math.ceil(xMax))
+    xMax = finest + 1
   }
   if (xMax === xMin) xMax = xMin + 1
   const ys = all.map(([, y]) => y)
@@ -101,7 +104,8 @@ export function lineChart(o: LineChartOptions): string {
   // x grid
   const xTicks: { at: number; label: string }[] = []
   if (o.x.kind === 'percentile') {
-    for (let k = 0; k <= xMax; k++) xTicks.push({ at: 100 * (1 - Math.pow(10, -k)), label: k === 0 ? '0%' : `${(100 * (1 - Math.pow(10, -k))).toFixed(Math.max(0, k - 2))}%` })
+    for (let k = 0; k <= finest; k++) xTicks.push({ at: 100 * (1 - Math.pow(10, -k)), label: k === 0 ? '0%' : `${(100 * (1 - Math.pow(10, -k))).toFixed(Math.max(0, k - 2))}%` })
+    xTicks.push({ at: 100, label: 'max' })
   } else {
     const step = niceStep(xMax - xMin, 8)
     for (let v = Math.ceil(xMin / step) * step; v <= xMax; v += step) xTicks.push({ at: v, label: fmtNumber(v) })
