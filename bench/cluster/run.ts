@@ -81,8 +81,20 @@ class Bench {
     log(`  loaded ${r.loaded.toLocaleString('en-US')} keys of ${cfg.valueBytes} B into ${label} in ${seconds.toFixed(1)} s (${Math.round(r.loaded / seconds).toLocaleString('en-US')} writes/s)${errors === '' ? '' : `; errors: ${errors}`}`)
   }
 
+  /**
+   * Operations per second an open-loop scenario offers: the target rate, or for 'mixed-half' half of what the
+   * closed loop just sustained (a quarter of the target rate when it did not run).
+   */
+  #rateOf(s: Scenario): number {
+    if (s.name !== 'mixed-half') return this.#cfg.ratePerSec
+    const closed = this.results.find((r) => r.scenario === 'mixed-closed' && r.status === 'ok')
+    const sustained = closed === undefined ? this.#cfg.ratePerSec / 2 : closed.reads.opsPerSec + closed.writes.opsPerSec
+    return Math.max(100, Math.round(sustained / 2))
+  }
+
   async run(s: Scenario, target: TargetSpec, group: Group, degraded?: { cluster: RingkvCluster }): Promise<ScenarioResult> {
     const cfg = this.#cfg
+    const ratePerSec = this.#rateOf(s)
     const totalSeconds = cfg.warmupSeconds + cfg.durationSeconds
     log(`scenario ${s.name}: ${s.title}`)
     // CPU is measured over the measured window only (not the warm-up), so that CPU per operation is exact.
@@ -121,7 +133,7 @@ class Bench {
         {
           target, keys: cfg.keys, valueBytes: cfg.valueBytes, readFraction: readFractionOf(s, cfg.readsPerWrite),
           distribution: s.distribution === 'zipfian' ? 'zipfian' : cfg.distribution, mode: s.mode,
-          concurrency: cfg.concurrency, ratePerSec: cfg.ratePerSec, maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT,
+          concurrency: cfg.concurrency, ratePerSec, maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT,
           warmupMs: cfg.warmupSeconds * 1000, durationMs: cfg.durationSeconds * 1000,
           drainMs: cfg.timeoutMs * 3 + 1000, seed: cfg.seed,
         },
@@ -139,7 +151,7 @@ class Bench {
       distribution: s.distribution === 'zipfian' ? 'zipfian' : cfg.distribution,
       durability: s.target === 'ringkv' ? s.durability : undefined,
       readFraction: readFractionOf(s, cfg.readsPerWrite),
-      ...(s.mode === 'open' ? { ratePerSec: cfg.ratePerSec } : { concurrency: cfg.concurrency }),
+      ...(s.mode === 'open' ? { ratePerSec } : { concurrency: cfg.concurrency }),
       warmupSeconds: cfg.warmupSeconds, durationSeconds: cfg.durationSeconds,
       reads: op(drive.reads), writes: op(drive.writes), errors: drive.errors, errorCount: drive.errorCount,
       unfinished: drive.unfinished, unissued: drive.unissued, peakInFlight: drive.peakInFlight, timeline: drive.timeline, events,

@@ -4,6 +4,7 @@
 export type ScenarioName =
   | 'mixed'
   | 'mixed-closed'
+  | 'mixed-half'
   | 'mixed-zipfian'
   | 'reads'
   | 'writes-interval'
@@ -28,6 +29,7 @@ export interface Scenario {
 export const SCENARIOS: readonly Scenario[] = [
   { name: 'mixed', title: 'mixed reads and writes at the target rate (open loop)', target: 'ringkv', mode: 'open', mix: 'mixed', distribution: 'uniform', durability: 'interval', degraded: false },
   { name: 'mixed-closed', title: 'mixed reads and writes, as fast as it goes (closed loop)', target: 'ringkv', mode: 'closed', mix: 'mixed', distribution: 'uniform', durability: 'interval', degraded: false },
+  { name: 'mixed-half', title: 'mixed at half the closed-loop throughput (open loop): latency at a load the cluster sustains', target: 'ringkv', mode: 'open', mix: 'mixed', distribution: 'uniform', durability: 'interval', degraded: false },
   { name: 'mixed-zipfian', title: 'mixed, zipfian keys (closed loop)', target: 'ringkv', mode: 'closed', mix: 'mixed', distribution: 'zipfian', durability: 'interval', degraded: false },
   { name: 'reads', title: 'reads only (closed loop)', target: 'ringkv', mode: 'closed', mix: 'reads', distribution: 'uniform', durability: 'interval', degraded: false },
   { name: 'writes-interval', title: "writes only, durability 'interval' (closed loop)", target: 'ringkv', mode: 'closed', mix: 'writes', distribution: 'uniform', durability: 'interval', degraded: false },
