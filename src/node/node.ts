@@ -89,8 +89,8 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     toClose.push(() => store.close())
     const epoch = dataEpoch(o.dataDir, clock)
     const actor = actorId(o.id, epoch)
-    // A peer that refused a connection is not dialled again for PEER_RETRY_MS: requests to it fail at once
-    // (reads ask another replica) instead of each paying a refused connect.
+    // A peer that was reached before and then refuses connections is not dialled again for PEER_RETRY_MS:
+    // requests to it fail at once (reads ask another replica) instead of each paying a refused connect.
     const pool = new ConnectionPool(transport, { nodeId: o.id, requestTimeoutMs: o.requestTimeoutMs }, { clock, retryAfterMs: PEER_RETRY_MS })
     toClose.push(() => pool.close())
 
