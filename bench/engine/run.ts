@@ -64,6 +64,8 @@ const USAGE = `usage: npm run bench:engine -- [options]
   --phase-seconds S time cap per phase (default 30; the untimed fill that completes a capped
                     load gets ${FILL_CAP_FACTOR}x that)
   --out DIR         where result files go (default bench/results)
+  --name NAME       result file names: NAME-<timestamp>.json, NAME-latest.json/.md (default engine;
+                    npm run bench uses engine-suite, so its shorter run leaves the 1M-key files alone)
   --json            print the result JSON on stdout (the report goes to stderr)
   --check           exit 1 when a DESIGN.md section 10 target is missed or could not be measured
   --help            this text`
@@ -77,6 +79,7 @@ interface Config {
   seed: number
   phaseSeconds: number
   out: string
+  name: string
   json: boolean
   check: boolean
 }
@@ -100,6 +103,12 @@ function parseList<T extends string>(flag: string, text: string, allowed: readon
   return allowed.filter((a) => items.includes(a))
 }
 
+function parseName(text: string | undefined): string {
+  if (text === undefined) return 'engine'
+  if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(text)) throw new UsageError(`--name must be lowercase letters, digits and '-', got '${text}'`)
+  return text
+}
+
 function parseConfig(argv: string[]): Config | 'help' {
   let parsed
   try {
@@ -115,6 +124,7 @@ function parseConfig(argv: string[]): Config | 'help' {
         seed: { type: 'string' },
         'phase-seconds': { type: 'string' },
         out: { type: 'string' },
+        name: { type: 'string' },
         json: { type: 'boolean', default: false },
         check: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -140,6 +150,7 @@ function parseConfig(argv: string[]): Config | 'help' {
     seed,
     phaseSeconds,
     out: v.out !== undefined ? resolve(v.out) : join(repoRoot, 'bench', 'results'),
+    name: parseName(v.name),
     json: v.json,
     check: v.check,
   }
@@ -278,7 +289,7 @@ async function main(): Promise<number> {
   }
   const result: RunResult = { ...partial, targets: evaluateTargets(partial) }
   const text = renderConsole(result)
-  const written = writeResults(cfg.out, 'engine', started, result, renderMarkdownReport(result))
+  const written = writeResults(cfg.out, cfg.name, started, result, renderMarkdownReport(result))
   report('')
   report(text)
   report(`results: ${written.timestamped}\n         ${written.latestJson}\n         ${written.latestMarkdown}`)

@@ -230,7 +230,7 @@ class RingkvClient implements Client {
       let delivered: Delivery = 'no'
       let error: RingkvError
       try {
-        const connection = await this.#pool.get(address)
+        const connection = this.#pool.peek(address) ?? (await this.#pool.get(address))
         // A connection that is closing refuses the request before sending it: it never left.
         if (connection.isOpen) delivered = 'maybe'
         const reply = await connection.request(type, payload, wait)

@@ -5,7 +5,8 @@
 //
 //   delivered  'no'     it never left the client (the connection could not be made or was not open), or it
 //                       was refused unprocessed: ERR_OVERLOADED, from our own send queue or from a node
-//                       shedding load. Safe to send anywhere, reads and writes alike.
+//                       shedding load, or ERR_SHUTTING_DOWN from a node that is closing. Safe to send
+//                       anywhere, reads and writes alike.
 //              'maybe'  it was handed to a connection that then timed out or closed: the node may have
 //                       applied it.
 //              'yes'    the node answered with an error.
@@ -32,6 +33,7 @@ export const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set([
   ErrorCode.CONNECTION_CLOSED,
   ErrorCode.TIMEOUT,
   ErrorCode.OVERLOADED,
+  ErrorCode.SHUTTING_DOWN,
 ])
 
 /**
@@ -42,7 +44,7 @@ export const RING_STALE_CODES: ReadonlySet<string> = new Set(['ERR_NOT_REPLICA',
 
 /** How far a request that failed with `error` after being handed to a connection got. */
 export function deliveryOf(error: RingkvError): Delivery {
-  if (error.code === ErrorCode.OVERLOADED) return 'no'
+  if (error.code === ErrorCode.OVERLOADED || error.code === ErrorCode.SHUTTING_DOWN) return 'no'
   if (error.code === ErrorCode.TIMEOUT || error.code === ErrorCode.CONNECTION_CLOSED) return 'maybe'
   return 'yes'
 }

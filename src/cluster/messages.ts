@@ -35,8 +35,9 @@ export function decodeConsistency(b: number, name: string): Consistency | undefi
 
 // ---- client replies ----------------------------------------------------------------------------
 
-export function okReply(body: (w: BinaryWriter) => void): Buffer {
-  const w = new BinaryWriter()
+/** `sizeHint`: the reply's expected size, so that the writer does not grow (and copy) on the way. */
+export function okReply(body: (w: BinaryWriter) => void, sizeHint = 256): Buffer {
+  const w = new BinaryWriter(sizeHint)
   w.u8(0)
   body(w)
   return w.finish()
@@ -95,7 +96,7 @@ export interface GetRequest {
 }
 
 export function encodeGetRequest(q: GetRequest): Buffer {
-  return new BinaryWriter().bytes(q.key).u8(encodeConsistency(q.r, 'r')).u8(encodeConsistency(q.pr, 'pr')).u32(q.timeoutMs).finish()
+  return new BinaryWriter(q.key.length + 16).bytes(q.key).u8(encodeConsistency(q.r, 'r')).u8(encodeConsistency(q.pr, 'pr')).u32(q.timeoutMs).finish()
 }
 
 export function decodeGetRequest(payload: Uint8Array): GetRequest {
@@ -112,11 +113,13 @@ export interface GetReplyBody {
 }
 
 export function encodeGetReply(g: GetReplyBody): Buffer {
+  let size = 16 + 3 * g.context.length
+  for (const s of g.siblings) size += 20 + s.value.length
   return okReply((w) => {
     w.u8(g.found ? 1 : 0)
     writeSiblings(w, g.siblings)
     w.string(g.context)
-  })
+  }, size)
 }
 
 export function decodeGetReply(payload: Uint8Array): GetReplyBody {
@@ -143,7 +146,7 @@ export interface WriteRequest {
 }
 
 export function encodeWriteRequest(q: WriteRequest): Buffer {
-  return new BinaryWriter()
+  return new BinaryWriter(q.key.length + (q.value?.length ?? 0) + 3 * (q.context?.length ?? 0) + 40)
     .bytes(q.key)
     .optionalBytes(q.value)
     .optionalBytes(q.context === undefined ? undefined : Buffer.from(q.context, 'utf8'))
@@ -294,7 +297,7 @@ export interface ReplicaKey {
 }
 
 export function encodeReplicaGet(q: ReplicaKey): Buffer {
-  return new BinaryWriter().u16(q.partition).bytes(q.key).finish()
+  return new BinaryWriter(q.key.length + 8).u16(q.partition).bytes(q.key).finish()
 }
 
 export function decodeReplicaGet(payload: Uint8Array): ReplicaKey {
@@ -306,7 +309,7 @@ export function decodeReplicaGet(payload: Uint8Array): ReplicaKey {
 
 /** The replica's stored envelope (encoded), or undefined when it holds none. */
 export function encodeReplicaGetReply(envelope: Uint8Array | undefined): Buffer {
-  return new BinaryWriter().optionalBytes(envelope).finish()
+  return new BinaryWriter((envelope?.length ?? 0) + 8).optionalBytes(envelope).finish()
 }
 
 export function decodeReplicaGetReply(payload: Uint8Array): Buffer | undefined {
@@ -323,7 +326,7 @@ export interface ReplicaPut extends ReplicaKey {
 }
 
 export function encodeReplicaPut(q: ReplicaPut): Buffer {
-  return new BinaryWriter().u16(q.partition).bytes(q.key).bytes(q.envelope).u8(q.durable ? 1 : 0).finish()
+  return new BinaryWriter(q.key.length + q.envelope.length + 16).u16(q.partition).bytes(q.key).bytes(q.envelope).u8(q.durable ? 1 : 0).finish()
 }
 
 export function decodeReplicaPut(payload: Uint8Array): ReplicaPut {

@@ -24,7 +24,16 @@
  * for comparison) and each dirty connection then makes ONE `stream.write` with everything it gathered.
  * Writing per message costs a syscall per message; gathering per turn is what lets a node reach 100k+
  * requests/s (DESIGN.md section 8). Payloads of 64 KiB and more are not copied: they travel as their own
- * segment of the same write.
+ * segment of the same write. When the stream says a write left nothing behind (TCP: the kernel took every
+ * byte), the arena is rewound and filled again instead of being replaced: a fresh 64 KiB buffer per 64 KiB
+ * sent made external memory grow fast enough to drive the garbage collector.
+ *
+ * Draining. A server that is closing first drains its connections (`drain`): requests being handled finish
+ * and are answered, new requests are refused at once with ERR_SHUTTING_DOWN (unprocessed, so a client sends
+ * them elsewhere, writes included), and the connection is closed once nothing is being handled and no request
+ * has arrived for DRAIN_QUIET_MS -- requests the peer sent before it saw a refusal are still on the wire, and
+ * closing under them would fail them with ERR_CONNECTION_CLOSED, which a client cannot retry for writes (they
+ * may have been applied).
  *
  * Backpressure. When `stream.write` returns false we stop writing and keep gathering until 'drain'. Past
  * `maxQueuedBytes` of gathered bytes new requests and one-way messages fail at once with ERR_OVERLOADED, and
@@ -81,6 +90,8 @@ const LOCAL_VERSIONS: VersionRange = Object.freeze({ min: 1, max: PROTOCOL_VERSI
 const ARENA_BYTES = 64 * 1024
 /** Payloads at least this large are written as their own segment instead of being copied into the arena. */
 const LARGE_PAYLOAD_BYTES = 64 * 1024
+/** Draining ends once no request has arrived for this long (and none is being handled). */
+const DRAIN_QUIET_MS = 50
 /** The longest timer Node supports; used as the upper bound of every timeout. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1
 
@@ -260,6 +271,12 @@ export class RpcConnection extends EventEmitter implements Connection {
   /** stream.write returned false; waiting for drain. */
   #blocked = false
   #readPaused = false
+  /** Incoming requests whose handler has not answered yet. */
+  #handling = 0
+  #draining = false
+  #onIdle: (() => void) | undefined
+  #lastRefusedAt = 0
+  #quietTimer: TimerHandle | undefined
 
   constructor(init: RpcConnectionInit) {
     super()
@@ -345,6 +362,36 @@ export class RpcConnection extends EventEmitter implements Connection {
   close(): Promise<void> {
     this.#beginClose(this.#closeError, false)
     return this.#closed
+  }
+
+  /**
+   * Stop taking requests (new ones are refused with ERR_SHUTTING_DOWN) and resolve once every request being
+   * handled has been answered. The connection stays open for those answers; close it afterwards.
+   */
+  drain(): Promise<void> {
+    this.#draining = true
+    if (this.#state !== 'open') return Promise.resolve()
+    this.#lastRefusedAt = this.#clock.monotonic()
+    return new Promise<void>((resolve) => {
+      this.#onIdle = resolve
+      this.#checkQuiet()
+    })
+  }
+
+  /** Resolves the drain once nothing is being handled and the peer has been quiet for DRAIN_QUIET_MS. */
+  #checkQuiet(): void {
+    this.#clock.clearTimeout(this.#quietTimer)
+    this.#quietTimer = undefined
+    if (this.#onIdle === undefined || this.#handling > 0) return
+    const wait = this.#lastRefusedAt + DRAIN_QUIET_MS - this.#clock.monotonic()
+    if (wait > 0) {
+      this.#quietTimer = this.#clock.setTimeout(() => this.#checkQuiet(), wait)
+      return
+    }
+    const idle = this.#onIdle
+    this.#onIdle = undefined
+    // After this turn's answers are queued: the flush that follows carries them before the close.
+    queueMicrotask(idle)
   }
 
   destroy(): void {
@@ -455,7 +502,9 @@ export class RpcConnection extends EventEmitter implements Connection {
     this.stats.bytesSent += this.stats.queuedBytes
     this.#batchFrames = 0
     this.stats.queuedBytes = 0
-    if (!this.#stream.write(segments)) this.#blocked = true
+    const ok = this.#stream.write(segments)
+    if (this.#arenaStart === this.#arenaPos && this.#stream.released?.() === true) this.#arenaStart = this.#arenaPos = 0
+    if (!ok) this.#blocked = true
     else if (this.#readPaused && this.#state !== 'closing') this.#resumeReading()
   }
 
@@ -564,6 +613,11 @@ export class RpcConnection extends EventEmitter implements Connection {
       this.#replyError(requestId, type, ErrorCode.UNKNOWN_MESSAGE, `no handler for ${messageTypeName(type)}`)
       return
     }
+    if (this.#draining) {
+      this.#lastRefusedAt = this.#clock.monotonic()
+      this.#replyError(requestId, type, ErrorCode.SHUTTING_DOWN, `${this.localNodeId} is shutting down; ${messageTypeName(type)} was not processed`)
+      return
+    }
     let result: Promise<Uint8Array> | Uint8Array
     try {
       result = handler(frame.payload, this.#context)
@@ -572,11 +626,22 @@ export class RpcConnection extends EventEmitter implements Connection {
       return
     }
     if (isThenable(result)) {
+      this.#handling++
       result.then(
-        (value) => this.#reply(requestId, type, value),
-        (error: unknown) => this.#replyFailure(requestId, type, error),
+        (value) => {
+          this.#handled()
+          this.#reply(requestId, type, value)
+        },
+        (error: unknown) => {
+          this.#handled()
+          this.#replyFailure(requestId, type, error)
+        },
       )
     } else this.#reply(requestId, type, result)
+  }
+
+  #handled(): void {
+    if (--this.#handling === 0 && this.#onIdle !== undefined) this.#checkQuiet()
   }
 
   #reply(requestId: number, type: number, result: unknown): void {
@@ -768,6 +833,11 @@ export class RpcConnection extends EventEmitter implements Connection {
     const wasHello = this.#state === 'hello'
     this.#state = 'closing'
     this.#closeError = reason
+    const idle = this.#onIdle
+    this.#onIdle = undefined
+    this.#clock.clearTimeout(this.#quietTimer)
+    this.#quietTimer = undefined
+    idle?.()
     this.#clock.clearTimeout(this.#helloTimer)
     this.#helloTimer = undefined
     this.#failPending(reason)

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events'
 import { RingkvError } from '../errors.ts'
 import { ErrorCode } from '../protocol/error-codes.ts'
-import { type Clock, systemClock } from '../runtime/clock.ts'
+import { type Clock, type TimerHandle, systemClock } from '../runtime/clock.ts'
 import { type Logger, silentLogger } from '../runtime/logger.ts'
 import { type FlushMode, Flusher, RpcConnection, checkNodeId, handlerTable, resolveConnectionOptions } from './rpc.ts'
 import type { ByteStream, StreamFactory, StreamListener } from './stream.ts'
@@ -40,7 +40,7 @@ export class StreamTransport implements Transport {
     const connectionOptions = resolveConnectionOptions(options)
     checkNodeId(options.nodeId)
     const handlers = handlerTable(options.handlers)
-    const server = new StreamServer()
+    const server = new StreamServer(this.#clock)
     const log = this.#logger.child({ node: options.nodeId })
     const listener = await this.#factory.listen(options.address, (stream) => {
       if (server.closing) {
@@ -59,6 +59,7 @@ export class StreamTransport implements Transport {
       })
       server.adopt(connection)
     })
+    server.closeGraceMs = connectionOptions.closeGraceMs
     server.listener = listener
     log.debug('listening', { address: listener.address })
     return server
@@ -119,9 +120,16 @@ export class StreamTransport implements Transport {
 class StreamServer extends EventEmitter implements Server {
   listener: StreamListener | undefined
   closing = false
+  closeGraceMs = 0
+  readonly #clock: Clock
   readonly connections = new Set<RpcConnection>()
   /** Every accepted connection, including those still in HELLO, so close() reaches them all. */
   readonly #accepted = new Set<RpcConnection>()
+
+  constructor(clock: Clock) {
+    super()
+    this.#clock = clock
+  }
 
   get address(): string {
     return this.listener?.address ?? ''
@@ -146,7 +154,15 @@ class StreamServer extends EventEmitter implements Server {
   async close(): Promise<void> {
     this.closing = true
     const stopped = this.listener?.close()
-    await Promise.all([...this.#accepted].map((connection) => connection.close()))
+    // Requests being handled are answered first (at most closeGraceMs); see RpcConnection.drain.
+    await Promise.all(
+      [...this.#accepted].map(async (connection) => {
+        let timer: TimerHandle | undefined
+        await Promise.race([connection.drain(), new Promise<void>((r) => (timer = this.#clock.setTimeout(r, this.closeGraceMs)))])
+        this.#clock.clearTimeout(timer)
+        await connection.close()
+      }),
+    )
     await stopped
   }
 }

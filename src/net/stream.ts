@@ -27,6 +27,12 @@ export interface ByteStream {
   /** Register the event handlers and start reading. Called once. */
   attach(events: ByteStreamEvents): void
   write(chunks: readonly Buffer[]): boolean
+  /**
+   * Whether every byte written so far has left the buffers `write` was given (copied into the kernel), so
+   * that the writer may reuse that memory. Streams that keep references to the buffers (the memory network
+   * delivers them as they are) omit it: the writer then never reuses.
+   */
+  released?(): boolean
   end(): void
   destroy(): void
   pause(): void

@@ -67,6 +67,12 @@ class TcpStream implements ByteStream {
     return ok
   }
 
+  released(): boolean {
+    // Nothing queued in the socket's writable state: the last write went to the kernel synchronously and Node
+    // holds no reference to its buffers.
+    return this.#socket.writableLength === 0
+  }
+
   end(): void {
     if (!this.#socket.writableEnded) this.#socket.end()
   }

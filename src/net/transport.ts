@@ -113,7 +113,11 @@ export interface Server {
   readonly connections: ReadonlySet<Connection>
   on(event: 'connection', listener: (connection: Connection) => void): this
   off(event: 'connection', listener: (connection: Connection) => void): this
-  /** Stop accepting, close every connection gracefully, resolve when all are closed. */
+  /**
+   * Stop accepting, let requests being handled finish (at most closeGraceMs; requests arriving meanwhile are
+   * refused unprocessed with ERR_SHUTTING_DOWN, so clients send them elsewhere), then close every connection
+   * gracefully; resolve when all are closed.
+   */
   close(): Promise<void>
 }
 

@@ -28,12 +28,10 @@ import {
   type SiblingValue,
 } from '../cluster/api.ts'
 import {
-  decodeReplicaGetReply,
   decodeReplicaPutReply,
   decodeReplicaScanReply,
   decodePutReply,
   decodeEmptyReply,
-  encodeReplicaGet,
   encodeReplicaPut,
   encodeReplicaScan,
   encodeWriteRequest,
@@ -52,12 +50,15 @@ import {
   resolveLww,
   type Envelope,
 } from '../versioning/index.ts'
-import { ReadCore, WriteCore, planSloppyWrite, resolveReadOptions, resolveWriteOptions } from '../coordinator/index.ts'
+import { WriteCore, planSloppyWrite, resolveReadOptions, resolveWriteOptions } from '../coordinator/index.ts'
 import { encodeHintedPut, isRefusal, type HintStore } from '../handoff/index.ts'
 import type { ReplicaStore } from '../storage/index.ts'
 import type { Clock, Logger } from '../runtime/index.ts'
 import type { KeyspaceOptions } from './options.ts'
 import type { Liveness } from './liveness.ts'
+import { DeadlineQueue } from '../net/deadlines.ts'
+import { QuorumRead, type ReadContext } from './read.ts'
+import { ReplicaLatency } from './replica-latency.ts'
 
 /** Sends a request to another node by id. */
 export interface Peers {
@@ -153,16 +154,33 @@ export class Coordinator implements KvService {
     localHints: 0,
   }
 
+  readonly #read: ReadContext
+  #readTurn = 0
+  readonly #replicaLists = new WeakMap<RingMap, ({ node: string; primary: boolean }[] | undefined)[]>()
+
   constructor(deps: CoordinatorDeps) {
     this.#d = deps
+    const latency = new ReplicaLatency({ initialMs: 10, minMs: 2, maxMs: Math.max(2, Math.floor(deps.requestTimeoutMs / 2)) })
+    this.#read = {
+      self: deps.self,
+      store: deps.store,
+      peers: deps.peers,
+      clock: deps.clock,
+      latency,
+      speculation: new DeadlineQueue<QuorumRead>(deps.clock, (read) => read.speculate()),
+    }
   }
 
   get counters(): Readonly<CoordinatorCounters> {
     return this.#counters
   }
 
+  /** The replicas of a partition, made once per ring (reads and writes ask for them on every request). */
   #replicas(partition: number): { node: string; primary: boolean }[] {
-    return preferenceList(this.#d.ring(), partition).primaries.map((node) => ({ node, primary: true }))
+    const ring = this.#d.ring()
+    let lists = this.#replicaLists.get(ring)
+    if (lists === undefined) this.#replicaLists.set(ring, (lists = new Array(ring.q)))
+    return (lists[partition] ??= preferenceList(ring, partition).primaries.map((node) => ({ node, primary: true })))
   }
 
   async get(key: Uint8Array, options: GetOptions = {}): Promise<GetResult> {
@@ -174,51 +192,12 @@ export class Coordinator implements KvService {
     const n = replicas.length
     const { r, pr } = resolveReadOptions({ r: options.r, pr: options.pr }, n, { r: this.#d.keyspace.r, pr: 0 })
     const now = this.#d.clock.now()
-    const core = new ReadCore({ n, r, pr, replicas, now })
-    const waiter = new Waiter()
-    const pending = new Set(replicas.map((x) => x.node))
-    // Set once the answer is out: what to do when the slower replicas have all replied or timed out.
-    let onDrained: (() => void) | undefined
-    const settle = (node: string, feed: () => void): void => {
-      if (!pending.delete(node)) return
-      feed()
-      if (core.status() !== 'pending' || pending.size === 0) waiter.wake()
-      if (pending.size === 0) {
-        this.#d.clock.clearTimeout(timer)
-        onDrained?.()
-      }
-    }
-    const timer = this.#d.clock.setTimeout(() => {
-      for (const node of [...pending]) settle(node, () => core.error(node, 'ERR_TIMEOUT'))
-    }, timeoutMs)
-    for (const { node } of replicas) {
-      if (node === this.#d.self) {
-        try {
-          const env = this.#d.store.get(partition, k)
-          settle(node, () => core.ok(node, env))
-        } catch (e) {
-          settle(node, () => core.error(node, codeOf(e)))
-        }
-        continue
-      }
-      this.#d.peers.request(node, MessageType.REPLICA_GET, encodeReplicaGet({ partition, key: k }), timeoutMs).then(
-        (reply) => {
-          let env: Envelope | undefined
-          try {
-            const bytes = decodeReplicaGetReply(reply)
-            env = bytes === undefined ? undefined : decodeEnvelope(bytes)
-          } catch (e) {
-            settle(node, () => core.error(node, codeOf(e)))
-            return
-          }
-          settle(node, () => core.ok(node, env))
-        },
-        (e: unknown) => settle(node, () => core.error(node, codeOf(e))),
-      )
-    }
-    if (core.status() === 'pending' && pending.size > 0) await waiter.promise
+    const read = new QuorumRead(this.#read, { partition, key: k, replicas, n, r, pr, now, timeoutMs, turn: this.#readTurn++ })
+    read.start()
+    await read.settled()
+    const core = read.core
     this.#counters.reads++
-    // Replicas that answer after this point are repaired once all have replied (or timed out).
+    // Replicas that answer after this point are repaired once all that were asked have replied (or failed).
     let repairedFirst: Envelope | undefined
     const repairLate = (): void => {
       const { envelope, blocking, background } = core.repairs()
@@ -228,17 +207,15 @@ export class Coordinator implements KvService {
     }
     if (core.status() !== 'ok') {
       this.#counters.quorumFailures++
-      if (pending.size === 0) repairLate()
-      else onDrained = repairLate
-      throw core.quorumError()
+      read.whenDrained(repairLate)
+      throw core.quorumError() ?? new RingkvError('ERR_INTERNAL', 'read ended without a quorum decision')
     }
     const { envelope, blocking } = core.repairs()
     if (envelope !== undefined && blocking.length > 0) {
       repairedFirst = envelope
       await Promise.all(blocking.map((node) => this.#repair(node, partition, k, envelope, timeoutMs)))
     }
-    if (pending.size === 0) repairLate()
-    else onDrained = repairLate
+    read.whenDrained(repairLate)
     return this.#toResult(core.answer()?.envelope, now)
   }
 

@@ -23,6 +23,8 @@ import type { Liveness } from './liveness.ts'
 import { resolveNodeOptions, type NodeOptions } from './options.ts'
 import { AntiEntropy, antiEntropyDefaults, antiEntropyHandlers, type AntiEntropyStats, type RepairReport } from './anti-entropy/index.ts'
 
+const PEER_RETRY_MS = 250
+
 export interface RingkvNode {
   readonly id: string
   /** The binary protocol's bound address. */
@@ -100,7 +102,9 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     toClose.push(() => hints.close())
     const dataEpoch = openDataEpoch(o.dataDir, clock, o.durability, logger)
     const actor = actorId(o.id, dataEpoch.epoch)
-    const pool = new ConnectionPool(transport, { nodeId: o.id, requestTimeoutMs: o.requestTimeoutMs })
+    // A peer that was reached before and then refuses connections is not dialled again for PEER_RETRY_MS:
+    // requests to it fail at once (reads ask another replica) instead of each paying a refused connect.
+    const pool = new ConnectionPool(transport, { nodeId: o.id, requestTimeoutMs: o.requestTimeoutMs }, { clock, retryAfterMs: PEER_RETRY_MS })
     toClose.push(() => pool.close())
 
     let membership: GossipMembership | undefined

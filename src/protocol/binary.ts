@@ -8,7 +8,7 @@ export class BinaryWriter {
   #pos = 0
 
   constructor(initialBytes = 256) {
-    this.#buf = Buffer.allocUnsafe(initialBytes)
+    this.#buf = Buffer.allocUnsafe(Math.max(16, initialBytes))
   }
 
   #room(n: number): void {
@@ -42,8 +42,11 @@ export class BinaryWriter {
 
   /** A non-negative integer up to 2^53 (times, counters). */
   u64(v: number): this {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`u64 must be an integer between 0 and 2^53-1, got ${v}`)
     this.#room(8)
-    this.#buf.writeBigUInt64BE(BigInt(v), this.#pos)
+    // Two 32-bit halves: no BigInt per value.
+    this.#buf.writeUInt32BE(Math.floor(v / 0x1_0000_0000), this.#pos)
+    this.#buf.writeUInt32BE(v >>> 0, this.#pos + 4)
     this.#pos += 8
     return this
   }
@@ -70,7 +73,13 @@ export class BinaryWriter {
   }
 
   string(v: string): this {
-    return this.bytes(Buffer.from(v, 'utf8'))
+    // Encoded straight into the buffer, without an intermediate Buffer.
+    const n = Buffer.byteLength(v, 'utf8')
+    this.u32(n)
+    this.#room(n)
+    this.#buf.write(v, this.#pos, n, 'utf8')
+    this.#pos += n
+    return this
   }
 
   finish(): Buffer {
@@ -88,9 +97,10 @@ export class BinaryReader {
     this.#code = code
   }
 
-  #need(n: number, what: string): void {
+  /** `suffix` is appended to `what` in the message (built only on failure). */
+  #need(n: number, what: string, suffix = ''): void {
     if (this.#pos + n > this.#buf.length) {
-      throw new RingkvError(this.#code, `malformed message: ${what} runs past the end (byte ${this.#pos} of ${this.#buf.length})`)
+      throw new RingkvError(this.#code, `malformed message: ${what}${suffix} runs past the end (byte ${this.#pos} of ${this.#buf.length})`)
     }
   }
 
@@ -115,15 +125,19 @@ export class BinaryReader {
 
   u64(what = 'u64'): number {
     this.#need(8, what)
-    const v = this.#buf.readBigUInt64BE(this.#pos)
+    const high = this.#buf.readUInt32BE(this.#pos)
+    const low = this.#buf.readUInt32BE(this.#pos + 4)
     this.#pos += 8
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RingkvError(this.#code, `malformed message: ${what} is too large`)
-    return Number(v)
+    // Above 2^53 - 1 a number loses integers: such a value is malformed here.
+    if (high > 0x1f_ffff) throw new RingkvError(this.#code, `malformed message: ${what} is too large`)
+    return high * 0x1_0000_0000 + low
   }
 
   /** A view into the message, not a copy. */
   bytes(what = 'bytes'): Buffer {
-    const n = this.u32(`${what} length`)
+    this.#need(4, what, ' length')
+    const n = this.#buf.readUInt32BE(this.#pos)
+    this.#pos += 4
     this.#need(n, what)
     const v = this.#buf.subarray(this.#pos, this.#pos + n)
     this.#pos += n

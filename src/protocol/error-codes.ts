@@ -33,6 +33,8 @@ export const ErrorCode = Object.freeze({
   OVERLOADED: 'ERR_OVERLOADED',
   /** A handler failed with an error that carries no code of its own. */
   INTERNAL: 'ERR_INTERNAL',
+  /** The node is closing and refused the request unprocessed: send it to another node. */
+  SHUTTING_DOWN: 'ERR_SHUTTING_DOWN',
 } as const)
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 

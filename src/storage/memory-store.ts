@@ -126,6 +126,14 @@ export class MemoryStore implements ReplicaStore {
     return raw === undefined ? undefined : decodeStored(raw, partition, key, true, this.#stats)
   }
 
+  getBytes(partition: number, key: Uint8Array): Uint8Array | undefined {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    this.#stats.gets++
+    // Stored bytes are never mutated, only replaced: handing them out is safe for a reader that does not write.
+    return this.backing.get(storageKey)
+  }
+
   update(
     partition: number,
     key: Uint8Array,

@@ -99,6 +99,13 @@ export class NativeStore implements ReplicaStore {
     return raw === undefined ? undefined : decodeStored(raw, partition, key, false, this.#stats)
   }
 
+  getBytes(partition: number, key: Uint8Array): Uint8Array | undefined {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    this.#stats.gets++
+    return this.engine.get(storageKey)
+  }
+
   update(
     partition: number,
     key: Uint8Array,

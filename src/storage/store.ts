@@ -147,6 +147,12 @@ export interface ReplicaStore {
   /** The stored envelope of (partition, key), or undefined. Synchronous. */
   get(partition: number, key: Uint8Array): Envelope | undefined
   /**
+   * The stored envelope's bytes (its canonical encoding) as stored, not decoded nor checked, or undefined.
+   * Synchronous. What a replica sends for a read: the coordinator decodes it (or finds it equal to bytes it
+   * already decoded, since equal envelopes have equal encodings). Read-only: the caller must not modify it.
+   */
+  getBytes(partition: number, key: Uint8Array): Uint8Array | undefined
+  /**
    * The coordinator's write, atomic within one synchronous turn:
    * stored' = updateEnvelope(stored, context, actor, write). Refuses a result with more than `maxSiblings`
    * siblings (ERR_TOO_MANY_SIBLINGS) or larger than `maxObjectBytes` encoded (ERR_OBJECT_TOO_LARGE); `limits`

@@ -11,6 +11,7 @@ import { isRingkvError } from '../../src/errors.ts'
 import {
   contextOf,
   createEnvelope,
+  decodeEnvelope,
   encodeEnvelope,
   envelopesEqual,
   mergeEnvelopes,
@@ -106,6 +107,19 @@ export function storeContract(name: string, factory: StoreFactory): void {
     same(store.get(7, b('k')), r.stored)
     assert.is(store.get(8, b('k')), undefined, 'another partition is another key')
     assert.is(store.get(7, b('K')), undefined)
+  })
+
+  withStore('getBytes: the canonical encoding of the stored envelope, as written, or undefined', async ({ store }) => {
+    assert.is(store.getBytes(7, b('k')), undefined)
+    const r = store.update(7, b('k'), undefined, 'n1#0', w('hello'))
+    const bytes = store.getBytes(7, b('k'))!
+    assert.ok(Buffer.from(bytes).equals(Buffer.from(encodeEnvelope(r.stored))), 'the bytes are encodeEnvelope of what get returns')
+    same(decodeEnvelope(bytes), store.get(7, b('k'))!)
+    assert.is(store.getBytes(8, b('k')), undefined, 'another partition is another key')
+    const merged = store.merge(7, b('k'), updateEnvelope(undefined, undefined, 'n2#0', w('other')))
+    assert.ok(Buffer.from(store.getBytes(7, b('k'))!).equals(Buffer.from(encodeEnvelope(merged.stored))), 'a merge changes the bytes')
+    throwsCode(() => store.getBytes(-1, b('k')), 'ERR_BAD_REQUEST')
+    await merged.durable
   })
 
   withStore('two updates of one key in one tick compose: without context both survive as siblings', async ({ store }) => {

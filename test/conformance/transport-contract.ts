@@ -591,6 +591,52 @@ export function transportContract(name: string, env: ContractEnv): void {
     await rejectsWith(pool.get(server.address), ErrorCode.CONNECTION_CLOSED)
   })
 
+  it('pool: a failed connect to an address reached before is remembered for retryAfterMs, then dialled again', async () => {
+    const never = await listen()
+    const neverAddress = never.address
+    await never.close()
+    const pool = track(new ConnectionPool(env.transport(), { nodeId: 'pooled', helloTimeoutMs: 1000 }, { clock: env.clock, retryAfterMs: 200 }))
+    const a = await rejectsWith(pool.get(neverAddress), ErrorCode.CONNECT_FAILED)
+    const b = await rejectsWith(pool.get(neverAddress), ErrorCode.CONNECT_FAILED)
+    assert.ok(a !== b, 'an address never reached is dialled every time (peers start in any order)')
+    const server = await listen()
+    const address = server.address
+    const connection = await pool.get(address)
+    await server.close()
+    for (let i = 0; i < 100 && connection.isOpen; i++) await sleep(env.clock, 1)
+    const first = await rejectsWith(pool.get(address), ErrorCode.CONNECT_FAILED)
+    const again = await rejectsWith(pool.get(address), ErrorCode.CONNECT_FAILED)
+    assert.ok(again === first, 'within retryAfterMs the same failure is returned without dialling')
+    await sleep(env.clock, 250)
+    const later = await rejectsWith(pool.get(address), ErrorCode.CONNECT_FAILED)
+    assert.ok(later !== first, 'after retryAfterMs it dials again')
+    assert.throws(() => new ConnectionPool(env.transport(), { nodeId: 'x' }, { retryAfterMs: 5 }), /retryAfterMs needs a clock/)
+    assert.throws(() => new ConnectionPool(env.transport(), { nodeId: 'x' }, { retryAfterMs: -1, clock: env.clock }), /retryAfterMs must be a non-negative/)
+  })
+
+  it('server close drains: requests being handled are answered, new ones refused with ERR_SHUTTING_DOWN', async () => {
+    const server = await listen({ closeGraceMs: 5000 })
+    const client = await connect(server)
+    const slow = client.request(DELAYED_ECHO, u32(100))
+    await sleep(env.clock, 10)
+    const closing = server.close()
+    await sleep(env.clock, 10)
+    const refused = await rejectsWith(client.request(ECHO, Buffer.from('late')), ErrorCode.SHUTTING_DOWN)
+    assert.match(refused.message, /shutting down/)
+    assert.is((await slow).readUInt32BE(0), 100, 'the request in flight was answered before the close')
+    await closing
+    assert.not.ok(client.isOpen)
+  })
+
+  it('server close does not wait past closeGraceMs for a handler that never answers', async () => {
+    const server = await listen({ closeGraceMs: 50 })
+    const client = await connect(server)
+    const never = rejectsWith(client.request(NEVER, Buffer.alloc(0), { timeoutMs: 60_000 }), ErrorCode.CONNECTION_CLOSED)
+    await sleep(env.clock, 5)
+    await server.close()
+    await never
+  })
+
   it('options are validated with messages that name the option', async () => {
     const transport = env.transport()
     const base = { address: env.listenAddress, nodeId: 'n', handlers: handlerTable([]) }

@@ -597,6 +597,7 @@ export function delegateStore(inner: ReplicaStore, overrides: Partial<Omit<Repli
       return inner.limits
     },
     get: overrides.get ?? ((p, k) => inner.get(p, k)),
+    getBytes: overrides.getBytes ?? ((p, k) => inner.getBytes(p, k)),
     update: overrides.update ?? ((p, k, context, actor, write, limits) => inner.update(p, k, context, actor, write, limits)),
     merge: overrides.merge ?? ((p, k, incoming) => inner.merge(p, k, incoming)),
     scan: overrides.scan ?? ((p, o) => inner.scan(p, o)),

@@ -6,7 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
 import { connect } from '../../../src/client/index.ts'
-import { type Delivery, backoffMs, shouldRetry } from '../../../src/client/retry.ts'
+import { type Delivery, backoffMs, deliveryOf, shouldRetry } from '../../../src/client/retry.ts'
 import { RingkvError } from '../../../src/errors.ts'
 import { MemoryNetwork } from '../../../src/net/memory.ts'
 import { tcpTransport } from '../../../src/net/tcp.ts'
@@ -20,8 +20,15 @@ import { type FaultHook, TestCluster, rejection, spyTransport, utf8 } from './he
 
 const err = (code: string, details?: Record<string, unknown>) => new RingkvError(code, code, details === undefined ? {} : { details })
 
+test('a node that is shutting down refused the request unprocessed: delivered is no, so writes go elsewhere too', () => {
+  assert.is(deliveryOf(err('ERR_SHUTTING_DOWN')), 'no')
+  assert.is(deliveryOf(err('ERR_OVERLOADED')), 'no')
+  assert.is(deliveryOf(err('ERR_CONNECTION_CLOSED')), 'maybe')
+  assert.ok(shouldRetry(err('ERR_SHUTTING_DOWN'), 'no', 'write', false))
+})
+
 test('connection-level failures: reads always, writes only when nothing was sent or retryWrites', () => {
-  for (const code of ['ERR_CONNECT_FAILED', 'ERR_CONNECTION_CLOSED', 'ERR_TIMEOUT', 'ERR_OVERLOADED']) {
+  for (const code of ['ERR_CONNECT_FAILED', 'ERR_CONNECTION_CLOSED', 'ERR_TIMEOUT', 'ERR_OVERLOADED', 'ERR_SHUTTING_DOWN']) {
     for (const delivered of ['no', 'maybe'] as Delivery[]) {
       assert.ok(shouldRetry(err(code), delivered, 'read', false), `${code} ${delivered} read`)
       assert.is(shouldRetry(err(code), delivered, 'write', false), delivered === 'no', `${code} ${delivered} write`)

@@ -1,0 +1,123 @@
+// The coordinator's read driver (src/node/read.ts) over a memory store and scripted peers, on virtual time:
+// whom it asks, when it asks more, and what it answers.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { RingkvError } from '../../../src/errors.ts'
+import { decodeReplicaGet, encodeReplicaGetReply } from '../../../src/cluster/messages.ts'
+import { DeadlineQueue } from '../../../src/net/deadlines.ts'
+import { QuorumRead, type ReadContext } from '../../../src/node/read.ts'
+import { ReplicaLatency } from '../../../src/node/replica-latency.ts'
+import { VirtualClock } from '../../../src/runtime/clock.ts'
+import { MemoryStore } from '../../../src/storage/index.ts'
+import { encodeEnvelope, updateEnvelope, type Envelope } from '../../../src/versioning/index.ts'
+
+const KEY = Buffer.from('k')
+const PARTITION = 7
+const replicas = ['a', 'b', 'c'].map((node) => ({ node, primary: true }))
+
+/** How each peer answers: with an envelope (or undefined: not found) after `delayMs`, or with an error code. */
+type Script = { envelope?: Envelope; delayMs?: number; code?: string; never?: boolean }
+
+function setup(self: string, scripts: Record<string, Script>, local?: Envelope) {
+  const clock = new VirtualClock()
+  const store = new MemoryStore()
+  if (local !== undefined) store.merge(PARTITION, KEY, local)
+  const asked: string[] = []
+  const context: ReadContext = {
+    self,
+    store,
+    clock,
+    latency: new ReplicaLatency({ initialMs: 10, minMs: 2, maxMs: 1000 }),
+    speculation: new DeadlineQueue<QuorumRead>(clock, (read) => read.speculate()),
+    peers: {
+      request: (node, _type, payload) => {
+        asked.push(node)
+        assert.equal(decodeReplicaGet(payload), { partition: PARTITION, key: KEY })
+        const s = scripts[node] ?? {}
+        if (s.never) return new Promise<Buffer>(() => {})
+        return new Promise<Buffer>((resolve, reject) => {
+          clock.setTimeout(() => {
+            if (s.code !== undefined) reject(new RingkvError(s.code, `${node} failed`))
+            else resolve(encodeReplicaGetReply(s.envelope === undefined ? undefined : encodeEnvelope(s.envelope)))
+          }, s.delayMs ?? 1)
+        })
+      },
+    },
+  }
+  const read = (r = 2, turn = 0) => new QuorumRead(context, { partition: PARTITION, key: KEY, replicas, n: 3, r, pr: 0, now: 0, timeoutMs: 5000, turn })
+  return { clock, asked, read }
+}
+
+const v1 = updateEnvelope(undefined, undefined, 'a#1', { value: Buffer.from('one'), timestamp: 1 })
+const v2 = updateEnvelope(v1, v1.context, 'b#1', { value: Buffer.from('two'), timestamp: 2 })
+
+test('a replica coordinator reads its own copy and asks one other replica at R=2, rotating which', async () => {
+  const { clock, asked, read } = setup('a', { b: { envelope: v1 }, c: { envelope: v1 } }, v1)
+  const first = read(2, 0)
+  first.start()
+  const second = read(2, 1)
+  second.start()
+  assert.equal(asked, ['b', 'c'], 'one remote each, successive reads start at successive replicas')
+  await clock.advance(5)
+  await first.settled()
+  assert.is(first.core.status(), 'ok')
+  assert.equal(first.core.repairs().blocking, [])
+  assert.equal(first.core.answer()?.siblings.map((s) => Buffer.from(s.value!).toString()), ['one'])
+})
+
+test('a failed replica is replaced at once; a stale one is named for repair', async () => {
+  const { clock, asked, read } = setup('a', { b: { code: 'ERR_CONNECT_FAILED' }, c: { envelope: v1 } }, v2)
+  const r = read(2, 0)
+  r.start()
+  await clock.advance(1)
+  assert.equal(asked, ['b', 'c'])
+  await clock.advance(1)
+  await r.settled()
+  assert.is(r.core.status(), 'ok')
+  assert.equal(r.core.repairs().blocking, ['c'], 'c answered with the older version')
+})
+
+test('a read still short of its quorum after the replicas p99 asks one more replica', async () => {
+  const { clock, asked, read } = setup('a', { b: { never: true }, c: { envelope: v1 } }, v1)
+  const r = read(2, 0)
+  r.start()
+  assert.equal(asked, ['b'])
+  await clock.advance(9)
+  assert.equal(asked, ['b'], 'not before the speculative delay (10 ms before any sample)')
+  await clock.advance(2)
+  assert.equal(asked, ['b', 'c'])
+  await clock.advance(2)
+  await r.settled()
+  assert.is(r.core.status(), 'ok')
+})
+
+test('a node that is not a replica asks R replicas; R=all asks everyone; too many failures fail the read', async () => {
+  const outside = setup('x', { a: { envelope: v1 }, b: { envelope: v1 }, c: { envelope: v1 } })
+  const r = outside.read(2, 0)
+  r.start()
+  assert.equal(outside.asked.length, 2)
+  await outside.clock.advance(2)
+  await r.settled()
+  assert.is(r.core.status(), 'ok')
+
+  const all = setup('a', { b: { envelope: v1 }, c: { envelope: undefined } }, v1)
+  const everyone = all.read(3, 0)
+  everyone.start()
+  assert.equal(all.asked, ['b', 'c'])
+  await all.clock.advance(2)
+  await everyone.settled()
+  assert.equal(everyone.core.repairs().blocking, ['c'], 'the replica without the key is repaired')
+
+  const down = setup('a', { b: { code: 'ERR_CONNECT_FAILED' }, c: { code: 'ERR_TIMEOUT' } }, v1)
+  const failing = down.read(2, 0)
+  failing.start()
+  await down.clock.advance(5)
+  await failing.settled()
+  assert.is(failing.core.status(), 'failed')
+  assert.is(failing.core.quorumError()?.code, 'ERR_QUORUM')
+  let drained = false
+  failing.whenDrained(() => (drained = true))
+  assert.ok(drained, 'every asked replica has answered')
+})
+
+test.run()
