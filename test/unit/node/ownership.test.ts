@@ -8,6 +8,12 @@ import { MemoryNetwork } from '../../../src/net/memory.ts'
 import { VirtualClock, sleep } from '../../../src/runtime/clock.ts'
 import { SeededRandom } from '../../../src/runtime/random.ts'
 import { silentLogger } from '../../../src/runtime/index.ts'
+import { MemoryStore } from '../../../src/storage/index.ts'
+import { MemoryHintBacking } from '../../../src/handoff/index.ts'
+import { partitionOf, preferenceList } from '../../../src/ring/index.ts'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const Q = 256
 
@@ -124,6 +130,77 @@ test('join is refused for a member, decommission for a non-member, and both whil
     await joining
   } finally {
     await Promise.all(nodes.map((n) => n.close()))
+  }
+})
+
+test('a join resumes after the joining node stops mid-stream, and after a source stops mid-stream', async () => {
+  // Each node has a "disk" that outlives it: its replica store and hints in memory, its own files (ring state,
+  // stream progress) in a data directory.
+  const root = mkdtempSync(join(tmpdir(), 'ringkv-resume-'))
+  const clock = new VirtualClock({ startMs: 1_790_000_000_000, autoAdvance: true })
+  const network = new MemoryNetwork({ clock, latencyMs: 1 })
+  const random = new SeededRandom(13)
+  const disks = new Map<string, { store: MemoryStore; hints: MemoryHintBacking }>()
+  const running = new Map<string, RingkvNode>()
+  const seeds = ['a:1', 'b:1', 'c:1']
+  const start = async (id: string): Promise<RingkvNode> => {
+    let disk = disks.get(id)
+    if (disk === undefined) disks.set(id, (disk = { store: new MemoryStore(), hints: new MemoryHintBacking() }))
+    const node = await startNode({
+      id, listen: `${id}:1`, seeds, partitions: Q, clock, random: random.fork(), logger: silentLogger,
+      transport: network.transport(), requestTimeoutMs: 1000, dataDir: join(root, id), store: disk.store, hintBacking: disk.hints,
+    })
+    running.set(id, node)
+    return node
+  }
+  const stop = async (id: string): Promise<void> => {
+    await running.get(id)!.close()
+    running.delete(id)
+  }
+  try {
+    for (const id of ['a', 'b', 'c']) await start(id)
+    await Promise.all([...running.values()].map((n) => n.waitForRing({ members: 3 })))
+    const written = new Map<string, string>()
+    for (let i = 0; i < 600; i++) {
+      await running.get('a')!.service.put(Buffer.from(`key${i}`), Buffer.from(`v${i}`))
+      written.set(`key${i}`, `v${i}`)
+    }
+    let d = await start('d')
+    await d.waitForRing()
+    const streams = join(root, 'd', 'streams')
+    const progress = (): number => (existsSync(streams) ? readdirSync(streams).length : 0)
+    // The joiner stops once it has recorded some partitions but not all.
+    const first = d.join().then(
+      () => 'finished',
+      (e: { code?: string }) => e.code,
+    )
+    for (let i = 0; i < 600 && progress() === 0; i++) await sleep(clock, 10)
+    assert.ok(progress() > 0, 'the joiner started recording pulled partitions')
+    await stop('d')
+    assert.is(await first, 'ERR_CLOSED', 'the join stopped with its node')
+    assert.ok(d.ringState().pending !== undefined, 'the pending ring is still there')
+    // A source goes down too; the restarted joiner resumes on its own and pulls from the replicas that answer.
+    await stop('b')
+    d = await start('d')
+    await sleep(clock, 3000)
+    await start('b')
+    for (let i = 0; i < 600 && !(d.ringState().pending === undefined && d.ring().members.length === 4); i++) await sleep(clock, 100)
+    assert.is(d.ring().members.length, 4, 'the resumed join committed')
+    for (const [key, value] of written) {
+      const r = await running.get('c')!.service.get(Buffer.from(key), { r: 'all' })
+      assert.equal(r.value?.toString(), value, key)
+    }
+    // The new owner holds what it gained on its own disk.
+    let held = 0
+    for (const [key] of written) {
+      const p = partitionOf(Buffer.from(key), Q)
+      if (preferenceList(d.ring(), p).primaries.includes('d') && disks.get('d')!.store.get(p, Buffer.from(key)) !== undefined) held++
+    }
+    const owned = [...written.keys()].filter((k) => preferenceList(d.ring(), partitionOf(Buffer.from(k), Q)).primaries.includes('d')).length
+    assert.is(held, owned, 'every key of a gained partition is on the joiner')
+  } finally {
+    for (const n of running.values()) await n.close()
+    rmSync(root, { recursive: true, force: true })
   }
 })
 
