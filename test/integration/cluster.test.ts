@@ -1,5 +1,5 @@
 // Three real node processes on 127.0.0.1: the client, the HTTP API, siblings, failures, repair, TTL.
-import { test } from 'uvu'
+import { test } from './readable-test.ts'
 import * as assert from 'uvu/assert'
 import { connect, type Client } from '../../src/client/index.ts'
 import { MessageType } from '../../src/protocol/message-types.ts'

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { test } from 'uvu'
+import { test } from './readable-test.ts'
 import * as assert from 'uvu/assert'
 import { connect, startNode, type RingkvNode } from '../../src/index.ts'
 import { silentLogger } from '../../src/runtime/index.ts'

@@ -2,7 +2,7 @@
 // crashes and keeps serving a well-behaved client on another connection.
 import { connect as netConnect } from 'node:net'
 import fc from 'fast-check'
-import { test } from 'uvu'
+import { test } from './readable-test.ts'
 import * as assert from 'uvu/assert'
 import { connect } from '../../src/client/index.ts'
 import { encodeFrame, FrameKind, PROTOCOL_VERSION } from '../../src/protocol/index.ts'

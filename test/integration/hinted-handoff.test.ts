@@ -2,7 +2,7 @@
 // coordinators keep hints for it (with N=3 on three nodes there is no fallback: before the failure detector
 // convicts it, its REPLICA_PUTs fail; after, no fallback is left to stand in), and once it is back the hints
 // reach it without any read touching the keys.
-import { test } from 'uvu'
+import { test } from './readable-test.ts'
 import * as assert from 'uvu/assert'
 import { connect } from '../../src/client/index.ts'
 import { decodeReplicaGetReply, encodeReplicaGet } from '../../src/cluster/messages.ts'

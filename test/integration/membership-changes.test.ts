@@ -3,7 +3,7 @@
 // through the CLI. Every write the cluster acknowledged (W=2) is then read at R=all: none may be lost.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { test } from 'uvu'
+import { test } from './readable-test.ts'
 import * as assert from 'uvu/assert'
 import { connect, type Client } from '../../src/client/index.ts'
 import { startCluster, waitForRing, type TestCluster } from './harness.ts'

@@ -2,7 +2,7 @@
 // keeps, to make one diverge), the CLI run as its own process from source, its report printed and its exit code.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { test } from 'uvu'
+import { test } from './readable-test.ts'
 import * as assert from 'uvu/assert'
 import { startNode, type RingkvNode } from '../../src/index.ts'
 import { silentLogger } from '../../src/runtime/index.ts'
