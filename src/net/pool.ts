@@ -90,6 +90,11 @@ export class ConnectionPool extends EventEmitter {
     return attempt
   }
 
+  /** Forgets a remembered failed connect to `address` (the caller learned the peer is back): the next `get` dials. */
+  forgetFailure(address: string): void {
+    this.#failed.delete(address)
+  }
+
   /** The open connection to `address`, if there is one, without waiting: the hot path of every request. */
   peek(address: string): Connection | undefined {
     const connection = this.#open.get(address)

@@ -196,6 +196,12 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       phiThreshold: o.phiThreshold,
     })
     toClose.push(async () => membership!.stop())
+    // A peer that restarted (or came back) is reachable now, even if a dial during its start-up was refused a
+    // moment ago: requests must not keep failing on that remembered refusal.
+    membership.onAlive((node) => {
+      const member = membership!.member(node)
+      if (member !== undefined) pool.forgetFailure(member.address)
+    })
     ownership = new Ownership({
       self: o.id,
       membership,
