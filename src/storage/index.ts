@@ -5,7 +5,7 @@
 //   memory-store.ts  MemoryStore over a MemoryBacking: in process, for the simulator and tests
 //   limits.ts        key, value, object and sibling limits, and why these numbers
 //   merkle.ts        the content digest of a partition (the engine's definition, restated for the memory store)
-//   dot-floor.ts     why garbage collection raises a floor under new dots, and the record that keeps it
+//   key-epochs.ts    which actor issues a key's dots, so that a store that lost a key never reissues one
 
 export {
   assertPartition,
@@ -22,7 +22,7 @@ export {
   type UpdateResult,
 } from './store.ts'
 export { entryHash, segmentOf, HASH_BYTES, MAX_SEGMENTS, type EntryHash, type PartitionDigest } from './merkle.ts'
-export { FLOOR_STORAGE_KEY } from './dot-floor.ts'
+export { KEY_EPOCHS_STORAGE_KEY, issuerOf, keyActor } from './key-epochs.ts'
 export { NativeStore, type NativeStoreOptions, type OpenNativeStoreOptions } from './native-store.ts'
 export { MemoryBacking, MemoryStore, type MemoryStoreOptions } from './memory-store.ts'
 export {

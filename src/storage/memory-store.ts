@@ -10,7 +10,7 @@
 
 import type { Envelope, VersionVector, Write } from '../versioning/index.ts'
 import { storeLimits, writeLimits, type StoreLimits, type WriteLimits } from './limits.ts'
-import { FLOOR_STORAGE_KEY, floorEnvelope, type DotFloor } from './dot-floor.ts'
+import { KEY_EPOCHS_STORAGE_KEY, KeyEpochs } from './key-epochs.ts'
 import { DigestBuilder, assertSegments, entryHash, leafSet, segmentOf, type EntryHash, type PartitionDigest } from './merkle.ts'
 import {
   closedError,
@@ -18,7 +18,6 @@ import {
   decodeStored,
   emptyStats,
   encodeStorageKey,
-  loadFloor,
   planCollect,
   planMerge,
   planUpdate,
@@ -104,13 +103,13 @@ export class MemoryStore implements ReplicaStore {
   readonly limits: StoreLimits
   readonly #stats: StoreStats = emptyStats()
   #closed = false
-  /** The dot floor (dot-floor.ts), kept in the backing like the engine keeps it. */
-  #floor: DotFloor
+  /** Which actor issues each key's dots here (key-epochs.ts); its record is kept in the backing like the engine keeps it. */
+  readonly #epochs: KeyEpochs
 
   constructor(options: MemoryStoreOptions = {}) {
     this.limits = storeLimits(options.limits)
     this.backing = options.backing ?? new MemoryBacking()
-    this.#floor = loadFloor(this.backing.get(FLOOR_STORAGE_KEY))
+    this.#epochs = new KeyEpochs(this.backing.get(KEY_EPOCHS_STORAGE_KEY))
   }
 
   get closed(): boolean {
@@ -146,8 +145,11 @@ export class MemoryStore implements ReplicaStore {
     const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
     const policy = writeLimits(limits, this.limits)
     const raw = this.backing.get(storageKey)
-    const stored = raw === undefined ? floorEnvelope(this.#floor, actor) : decodeStored(raw, partition, key, true, this.#stats)
-    const plan = planUpdate(stored, context, actor, write, policy, this.#stats, partition, key)
+    const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, true, this.#stats)
+    const choice = this.#epochs.choose(actor, storageKey, stored)
+    const plan = planUpdate(stored, context, choice.actor, write, policy, this.#stats, partition, key)
+    const record = this.#epochs.commit(choice, storageKey)
+    if (record !== undefined) this.backing.put(KEY_EPOCHS_STORAGE_KEY, record)
     this.backing.put(storageKey, plan.bytes)
     return { stored: plan.envelope, siblingWarning: plan.siblingWarning, durable: RESOLVED }
   }
@@ -158,7 +160,11 @@ export class MemoryStore implements ReplicaStore {
     const raw = this.backing.get(storageKey)
     const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, true, this.#stats)
     const plan = planMerge(stored, incoming, this.limits.maxValueBytes, this.#stats, partition, key)
-    if (plan.bytes !== undefined) this.backing.put(storageKey, plan.bytes)
+    if (plan.bytes !== undefined) {
+      const record = this.#epochs.noteMerge(storageKey, stored, incoming)
+      if (record !== undefined) this.backing.put(KEY_EPOCHS_STORAGE_KEY, record)
+      this.backing.put(storageKey, plan.bytes)
+    }
     return { stored: plan.envelope, changed: plan.bytes !== undefined, durable: RESOLVED }
   }
 
@@ -175,6 +181,7 @@ export class MemoryStore implements ReplicaStore {
       if (this.#closed) throw closedError()
       const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
       this.#stats.removes++
+      this.#epochs.forget(storageKey)
       this.backing.delete(storageKey)
       return RESOLVED
     } catch (e) {
@@ -185,12 +192,8 @@ export class MemoryStore implements ReplicaStore {
   collect(partition: number, key: Uint8Array, expectedHash: Uint8Array, now: number): CollectResult {
     if (this.#closed) throw closedError()
     const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
-    const plan = planCollect(this.backing.get(storageKey), storageKey, expectedHash, now, this.#floor, this.#stats, partition, key)
-    if (plan === undefined) return { collected: false, durable: RESOLVED }
-    if (plan.floor !== undefined) {
-      this.backing.put(FLOOR_STORAGE_KEY, plan.floorBytes!)
-      this.#floor = plan.floor
-    }
+    if (!planCollect(this.backing.get(storageKey), storageKey, expectedHash, now, this.#stats, partition, key)) return { collected: false, durable: RESOLVED }
+    this.#epochs.forget(storageKey)
     this.backing.delete(storageKey)
     return { collected: true, durable: RESOLVED }
   }

@@ -13,7 +13,7 @@
 import { Engine, type EngineOptions } from '../engine/index.ts'
 import type { Envelope, VersionVector, Write } from '../versioning/index.ts'
 import { ENGINE_MAX_KEY_BYTES, storeLimits, writeLimits, type StoreLimits, type WriteLimits } from './limits.ts'
-import { FLOOR_STORAGE_KEY, floorEnvelope, type DotFloor } from './dot-floor.ts'
+import { KEY_EPOCHS_STORAGE_KEY, KeyEpochs } from './key-epochs.ts'
 import { assertSegments, entryHash, leafSet, type EntryHash, type PartitionDigest } from './merkle.ts'
 import {
   closedError,
@@ -21,7 +21,6 @@ import {
   decodeStored,
   emptyStats,
   encodeStorageKey,
-  loadFloor,
   planCollect,
   planMerge,
   planUpdate,
@@ -59,8 +58,8 @@ export class NativeStore implements ReplicaStore {
   #closed = false
   /** The latest write's durability promise: once it resolves, every earlier write is durable too. */
   #lastDurable: Promise<void> = RESOLVED
-  /** The dot floor (dot-floor.ts), read once here and written only by `collect`. */
-  #floor: DotFloor
+  /** Which actor issues each key's dots here (key-epochs.ts); its record is read once, here. */
+  readonly #epochs: KeyEpochs
 
   /**
    * Opens the engine of `dir` and a store that owns it (closing the store closes the engine). The engine is
@@ -83,7 +82,7 @@ export class NativeStore implements ReplicaStore {
     this.engine = engine
     this.limits = storeLimits(options.limits)
     this.#ownsEngine = options.ownsEngine ?? false
-    this.#floor = loadFloor(engine.get(FLOOR_STORAGE_KEY))
+    this.#epochs = new KeyEpochs(engine.get(KEY_EPOCHS_STORAGE_KEY))
   }
 
   get closed(): boolean {
@@ -119,9 +118,18 @@ export class NativeStore implements ReplicaStore {
     const policy = writeLimits(limits, this.limits)
     // From here to the put: no await, so no other operation runs in between (DESIGN section 8).
     const raw = this.engine.get(storageKey)
-    const stored = raw === undefined ? floorEnvelope(this.#floor, actor) : decodeStored(raw, partition, key, false, this.#stats)
-    const plan = planUpdate(stored, context, actor, write, policy, this.#stats, partition, key)
-    const durable = this.#watch(this.engine.put(storageKey, plan.bytes))
+    const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, false, this.#stats)
+    const choice = this.#epochs.choose(actor, storageKey, stored)
+    const plan = planUpdate(stored, context, choice.actor, write, policy, this.#stats, partition, key)
+    const record = this.#epochs.commit(choice, storageKey)
+    const durable = this.#watch(
+      record === undefined
+        ? this.engine.put(storageKey, plan.bytes)
+        : this.engine.writeBatch([
+            { type: 'put', key: KEY_EPOCHS_STORAGE_KEY, value: record },
+            { type: 'put', key: storageKey, value: plan.bytes },
+          ]),
+    )
     return { stored: plan.envelope, siblingWarning: plan.siblingWarning, durable }
   }
 
@@ -132,7 +140,15 @@ export class NativeStore implements ReplicaStore {
     const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, false, this.#stats)
     const plan = planMerge(stored, incoming, this.limits.maxValueBytes, this.#stats, partition, key)
     if (plan.bytes === undefined) return { stored: plan.envelope, changed: false, durable: this.#lastDurable }
-    const durable = this.#watch(this.engine.put(storageKey, plan.bytes))
+    const record = this.#epochs.noteMerge(storageKey, stored, incoming)
+    const durable = this.#watch(
+      record === undefined
+        ? this.engine.put(storageKey, plan.bytes)
+        : this.engine.writeBatch([
+            { type: 'put', key: KEY_EPOCHS_STORAGE_KEY, value: record },
+            { type: 'put', key: storageKey, value: plan.bytes },
+          ]),
+    )
     return { stored: plan.envelope, changed: true, durable }
   }
 
@@ -162,6 +178,7 @@ export class NativeStore implements ReplicaStore {
       return Promise.reject(e)
     }
     this.#stats.removes++
+    this.#epochs.forget(storageKey)
     return this.#watch(this.engine.delete(storageKey))
   }
 
@@ -169,15 +186,11 @@ export class NativeStore implements ReplicaStore {
     if (this.#closed) throw closedError()
     const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
     // From the read to the removal: no await, so a write arriving meanwhile is never removed with it.
-    const plan = planCollect(this.engine.get(storageKey), storageKey, expectedHash, now, this.#floor, this.#stats, partition, key)
-    if (plan === undefined) return { collected: false, durable: this.#lastDurable }
-    if (plan.floor === undefined) return { collected: true, durable: this.#watch(this.engine.delete(storageKey)) }
-    const durable = this.engine.writeBatch([
-      { type: 'put', key: FLOOR_STORAGE_KEY, value: plan.floorBytes! },
-      { type: 'delete', key: storageKey },
-    ])
-    this.#floor = plan.floor
-    return { collected: true, durable: this.#watch(durable) }
+    if (!planCollect(this.engine.get(storageKey), storageKey, expectedHash, now, this.#stats, partition, key)) {
+      return { collected: false, durable: this.#lastDurable }
+    }
+    this.#epochs.forget(storageKey)
+    return { collected: true, durable: this.#watch(this.engine.delete(storageKey)) }
   }
 
   async merkle(partition: number, segments: number): Promise<PartitionDigest> {

@@ -42,9 +42,9 @@
 //
 // Garbage collection. `collect` removes an obsolete envelope (tombstones and expired values only) once the
 // caller has confirmed every replica holds the same bytes (it passes the entry hash it confirmed; a key that
-// changed since is left alone), and raises the store's dot floor so that a later write to the key can never
-// reissue a collected dot (dot-floor.ts). The floor is the one record outside the partitions: the empty
-// storage key.
+// changed since is left alone). A later write to the key here issues its dots under a new key epoch
+// (key-epochs.ts), so it can never reissue a collected dot that a replica still holding the old envelope has.
+// The key epochs' record is the one record outside the partitions: the empty storage key.
 //
 // No engine TTL. The engine can expire values by itself, but envelopes never use it: an expired envelope
 // must keep its causal context until garbage collection. If the engine dropped it, the key would look
@@ -65,7 +65,6 @@ import {
   type Write,
 } from '../versioning/index.ts'
 import { MAX_PARTITION, PARTITION_PREFIX_BYTES, type StoreLimits, type WriteLimits } from './limits.ts'
-import { decodeFloor, encodeFloor, raiseFloor, type DotFloor } from './dot-floor.ts'
 import { HASH_BYTES, entryHash, type EntryHash, type PartitionDigest } from './merkle.ts'
 
 export interface UpdateResult {
@@ -89,7 +88,7 @@ export interface MergeResult {
 export interface CollectResult {
   /** Whether the key was removed. */
   readonly collected: boolean
-  /** Resolves when the removal (and the floor it raised) is durable. */
+  /** Resolves when the removal is durable. */
   readonly durable: Promise<void>
 }
 
@@ -154,7 +153,9 @@ export interface ReplicaStore {
   getBytes(partition: number, key: Uint8Array): Uint8Array | undefined
   /**
    * The coordinator's write, atomic within one synchronous turn:
-   * stored' = updateEnvelope(stored, context, actor, write). Refuses a result with more than `maxSiblings`
+   * stored' = updateEnvelope(stored, context, keyActor, write), where `actor` is the issuer ("<node>#<epoch>")
+   * and keyActor its key epoch for this key (key-epochs.ts): the one of the stored envelope while the store holds
+   * all its dots, else a new one. Refuses a result with more than `maxSiblings`
    * siblings (ERR_TOO_MANY_SIBLINGS) or larger than `maxObjectBytes` encoded (ERR_OBJECT_TOO_LARGE); `limits`
    * overrides the store's default policy for this write (a keyspace's own).
    */
@@ -180,16 +181,15 @@ export interface ReplicaStore {
   scan(partition: number, options?: ScanOptions): AsyncIterable<ScanEntry>
   /**
    * Physically removes the key, whatever it holds (an operator's tool, e.g. for a value that no longer decodes);
-   * applied during the call, resolves when durable. The causal context goes too and the dot floor is not raised:
-   * a later write here starts the key's counters afresh, and a replica still holding the old envelope would take
-   * a reissued dot for the old write. Garbage collection uses `collect`, which is safe from that.
+   * applied during the call, resolves when durable. The causal context goes too; a later write here issues its
+   * dots under a new key epoch (key-epochs.ts), concurrent with whatever other replicas still hold.
    */
   remove(partition: number, key: Uint8Array): Promise<void>
   /**
    * Garbage collection of one key, checked and applied in one synchronous turn: removes the stored envelope only
    * if its entry hash is still `expectedHash` (what the caller confirmed on every replica) and it is obsolete at
-   * `now` (every sibling a tombstone or expired), and raises the dot floor to its context in the same atomic
-   * write. Anything else (absent, changed, live) is left alone: `collected: false`.
+   * `now` (every sibling a tombstone or expired). Anything else (absent, changed, live) is left alone:
+   * `collected: false`.
    */
   collect(partition: number, key: Uint8Array, expectedHash: Uint8Array, now: number): CollectResult
   /**
@@ -422,43 +422,30 @@ export function planMerge(stored: Envelope | undefined, incoming: Envelope, maxV
   return { envelope, bytes }
 }
 
-export interface CollectPlan {
-  /** The floor to write with the removal, when the removed context raises it. */
-  readonly floor: DotFloor | undefined
-  readonly floorBytes: Buffer | undefined
-}
-
 /**
- * Garbage collection's check on the stored bytes of a key: undefined to leave it (absent, changed since the
- * caller's confirmation, or live), else what to write with the removal. Throws ERR_CORRUPTION for bytes that
- * do not decode (they cannot be obsolete as far as anyone knows).
+ * Garbage collection's check on the stored bytes of a key: whether to remove it -- not when absent, changed since
+ * the caller's confirmation, or live. Throws ERR_CORRUPTION for bytes that do not decode (they cannot be obsolete
+ * as far as anyone knows).
  */
 export function planCollect(
   raw: Uint8Array | undefined,
   storageKey: Uint8Array,
   expectedHash: Uint8Array,
   now: number,
-  floor: DotFloor,
   stats: StoreStats,
   partition: number,
   key: Uint8Array,
-): CollectPlan | undefined {
+): boolean {
   if (!(expectedHash instanceof Uint8Array) || expectedHash.length !== HASH_BYTES) {
     throw badRequest(`expectedHash must be ${HASH_BYTES} bytes, got ${expectedHash instanceof Uint8Array ? `${expectedHash.length} bytes` : describe(expectedHash)}`)
   }
   if (typeof now !== 'number' || !Number.isSafeInteger(now) || now < 0) throw badRequest(`now must be a non-negative integer of milliseconds, got ${String(now)}`)
-  if (raw === undefined) return undefined
-  if (!entryHash(storageKey, raw).equals(expectedHash)) return undefined
+  if (raw === undefined) return false
+  if (!entryHash(storageKey, raw).equals(expectedHash)) return false
   const envelope = decodeStored(raw, partition, key, true, stats)
-  if (!isObsolete(envelope, now)) return undefined
-  const raised = raiseFloor(floor, envelope.context)
+  if (!isObsolete(envelope, now)) return false
   stats.collected++
-  return { floor: raised, floorBytes: raised === undefined ? undefined : encodeFloor(raised) }
-}
-
-/** The floor record's bytes (or undefined) as the floor; ERR_CORRUPTION if they do not parse. */
-export function loadFloor(bytes: Uint8Array | undefined): DotFloor {
-  return decodeFloor(bytes)
+  return true
 }
 
 export function closedError(): RingkvError {

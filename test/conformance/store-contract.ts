@@ -99,10 +99,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.is(store.get(7, b('k')), undefined)
     const r = store.update(7, b('k'), undefined, 'n1#0', w('hello'))
     assert.equal(values(r.stored), ['hello'])
-    assert.equal(dots(r.stored), ['n1#0:1'])
+    assert.equal(dots(r.stored), ['n1#0/0:1'], "the issuer's first key epoch (key-epochs.ts)")
     assert.is(r.siblingWarning, false)
     same(store.get(7, b('k')), r.stored)
-    same(r.stored, updateEnvelope(undefined, undefined, 'n1#0', w('hello')))
+    same(r.stored, updateEnvelope(undefined, undefined, 'n1#0/0', w('hello')))
     await r.durable
     same(store.get(7, b('k')), r.stored)
     assert.is(store.get(8, b('k')), undefined, 'another partition is another key')
@@ -127,7 +127,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
     const first = store.update(1, k, undefined, 'n1#0', w('a'))
     const second = store.update(1, k, undefined, 'n1#0', w('b'))
     assert.equal(values(second.stored), ['a', 'b'])
-    assert.equal(dots(second.stored), ['n1#0:1', 'n1#0:2'])
+    assert.equal(dots(second.stored), ['n1#0/0:1', 'n1#0/0:2'], "the key's actor is kept")
     same(store.get(1, k), second.stored)
     await Promise.all([first.durable, second.durable])
     // Fifty writers of one tick, five actors: no update lost.
@@ -152,9 +152,9 @@ export function storeContract(name: string, factory: StoreFactory): void {
     const k = b('k')
     store.update(3, k, undefined, 'a#0', w('v1'))
     const read = store.get(3, k)!
-    store.update(3, k, undefined, 'b#0', w('v2')) // concurrent with the reader: not seen by it
+    store.merge(3, k, updateEnvelope(undefined, undefined, 'b#0', w('v2'))) // concurrent with the reader: not seen by it
     const r = store.update(3, k, contextOf(read), 'a#0', w('v3'))
-    assert.equal(dots(r.stored), ['a#0:2', 'b#0:1'], 'v1 (a#0:1) is gone; siblings are in dot order')
+    assert.equal(dots(r.stored), ['a#0/0:2', 'b#0:1'], 'v1 (a#0/0:1) is gone; siblings are in dot order')
     assert.equal(values(r.stored), ['v3', 'v2'])
     const all = store.get(3, k)!
     const d = store.update(3, k, contextOf(all), 'a#0', w(null)) // a delete that saw everything
@@ -409,7 +409,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.equal((await collect(store.scan(8))).map(([key]) => key), [hex('other')])
     await store.remove(8, b('never written'))
     const r = store.update(8, k, undefined, 'a#0', w('v2'))
-    assert.equal(dots(r.stored), ['a#0:1'])
+    assert.equal(dots(r.stored), ['a#0/2:1'], 'a new key epoch: replicas may still hold dots of a#0/0')
     assert.is(store.stats().removes, 2)
   })
 
@@ -622,16 +622,72 @@ export function storeContract(name: string, factory: StoreFactory): void {
     same(store.get(6, b('live')), live)
     assert.is(store.stats().collected, 2)
     assert.is((await store.merkle(6, 4)).entries, 2)
-    assert.is((await store.merkle(0, 4)).entries, 0, 'the dot floor record is in no partition')
+    assert.is((await store.merkle(0, 4)).entries, 0, 'the key epoch record is in no partition')
     assert.equal(await collect(store.scan(0)), [])
-    // A write to the collected key issues a dot after every collected one, also after a restart.
+    // A write to the collected key issues its dot under a key epoch no collected context names, also after a restart.
     const reopened = await h.reopen()
     const again = reopened.update(6, b('gone'), undefined, 'a#0', w('back'))
-    assert.ok(again.stored.siblings[0]!.dot.counter > deleted.context.get('a#0')!, `counter ${again.stored.siblings[0]!.dot.counter}`)
+    const dot = again.stored.siblings[0]!.dot
+    assert.ok(dot.actor.startsWith('a#0/') && !deleted.context.has(dot.actor), `actor ${dot.actor}`)
     const merged = mergeEnvelopes(deleted, again.stored)
-    assert.equal(values(merged), ['back'], 'a replica still holding the tombstone keeps the new write')
-    assert.equal(dots(reopened.update(6, b('fresh'), undefined, 'b#0', w('v')).stored), ['b#0:1'], 'other actors start afresh')
+    assert.equal(values(merged).filter((v) => v !== null), ['back'], 'a replica still holding the tombstone keeps the new write')
     await again.durable
+  })
+
+  // ---- key epochs (key-epochs.ts): a store that lost a key never reissues a dot ----
+
+  withStore('a key lost here takes a new key epoch: a replica holding the old writes keeps the new one', async ({ store }) => {
+    const k = b('lost')
+    const w1 = store.update(14, k, undefined, 'a#0', w('v1')).stored
+    const w2 = store.update(14, k, contextOf(w1), 'a#0', w('v2')).stored
+    assert.equal(dots(w2), ['a#0/0:2'])
+    const replica = w2 // what another replica holds
+    await store.remove(14, k) // lost here (an operator, a disk), while writes go on
+    const w3 = store.update(14, k, undefined, 'a#0', w('v3')).stored
+    assert.ok(!replica.context.has(w3.siblings[0]!.dot.actor), `a new actor: ${dots(w3).join(' ')}`)
+    assert.equal(values(mergeEnvelopes(replica, w3)), ['v2', 'v3'], 'concurrent: both kept')
+    const w4 = store.update(14, k, contextOf(mergeEnvelopes(replica, w3)), 'a#0', w('v4')).stored
+    assert.equal(w4.siblings.map((s) => s.dot.actor), [w3.siblings[0]!.dot.actor], 'and kept for the following writes')
+    await store.sync()
+  })
+
+  withStore("a merge that brings the store's own dots it lacks retires the key's actor", async ({ store }) => {
+    const k = b('stale')
+    const w1 = store.update(15, k, undefined, 'a#0', w('v1')).stored
+    const w2 = store.update(15, k, contextOf(w1), 'a#0', w('v2')).stored
+    await store.remove(15, k)
+    // A replica that missed v2 gives its copy back (repair, anti-entropy): the store now holds a#0/0 up to 1 only.
+    store.merge(15, k, w1)
+    const w3 = store.update(15, k, undefined, 'a#0', w('v3')).stored
+    const actor = w3.siblings.find((s) => text(s.value) === 'v3')!.dot.actor
+    assert.ok(actor !== 'a#0/0' && actor.startsWith('a#0/'), `a new actor, not a#0/0 again: ${dots(w3).join(' ')}`)
+    assert.ok(values(mergeEnvelopes(w2, w3)).includes('v3'), 'the replica holding a#0/0:2 keeps v3')
+    // Merges of what the store already has do not retire anything.
+    const before = store.update(15, b('steady'), undefined, 'a#0', w('s1')).stored
+    store.merge(15, b('steady'), before)
+    store.merge(15, b('steady'), updateEnvelope(before, contextOf(before), 'b#0', w('s2')))
+    const after = store.update(15, b('steady'), undefined, 'a#0', w('s3')).stored
+    assert.ok(after.siblings.every((s) => s.dot.actor === 'b#0' || s.dot.actor === before.siblings[0]!.dot.actor), dots(after).join(' '))
+    await store.sync()
+  })
+
+  withStore('key epochs survive a restart: kept keys keep their actor, new keys get epochs never issued', async (h) => {
+    const first = h.store.update(16, b('k1'), undefined, 'a#0', w('v')).stored.siblings[0]!.dot.actor
+    const second = h.store.update(16, b('k2'), undefined, 'a#0', w('v')).stored.siblings[0]!.dot.actor
+    await h.store.sync()
+    const store = await h.reopen()
+    const kept = store.update(16, b('k1'), undefined, 'a#0', w('again')).stored
+    assert.equal(dots(kept), [`${first}:1`, `${first}:2`])
+    const third = store.update(16, b('k3'), undefined, 'a#0', w('v')).stored.siblings[0]!.dot.actor
+    const epoch = (a: string): number => parseInt(a.slice(a.indexOf('/') + 1), 36)
+    assert.ok(epoch(third) > epoch(second), `${third} after ${second}`)
+    await store.sync()
+  })
+
+  withStore('an issuer that is empty or has a "/" is refused with ERR_BAD_ENVELOPE', async ({ store }) => {
+    throwsCode(() => store.update(1, b('k'), undefined, 'a/b', w('v')), 'ERR_BAD_ENVELOPE', /issuer/)
+    throwsCode(() => store.update(1, b('k'), undefined, 5 as never, w('v')), 'ERR_BAD_ENVELOPE', /issuer/)
+    assert.is(store.get(1, b('k')), undefined)
   })
 
   withStore('collect refuses bad input with ERR_BAD_REQUEST', async ({ store }) => {

@@ -3,13 +3,14 @@
 // and the same stats on both -- and the same as the versioning algebra applied to a plain Map. Holding equal data,
 // they give equal Merkle digests (the engine's native hashing and merkle.ts's restatement of it agree).
 //
-// Each run uses its own partition of two long-lived stores (the native one in 'none' mode, for speed).
+// Each run uses its own partition of two long-lived stores (the native one in 'none' mode, for speed). The model
+// restates the key-epoch rule (src/storage/key-epochs.ts) on its own: a write keeps the key's highest actor of
+// its issuer unless the key is absent, names none, or a merge brought that actor's dots beyond the model's.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import fc from 'fast-check'
 import { isRingkvError, RingkvError } from '../../src/errors.ts'
 import { MAX_KEY_BYTES, MemoryStore, NativeStore, encodeStorageKey, entryHash, type ReplicaStore } from '../../src/storage/index.ts'
-import { floorEnvelope, raiseFloor } from '../../src/storage/dot-floor.ts'
 import {
   contextOf,
   encodeEnvelope,
@@ -83,8 +84,19 @@ test('native and memory stores agree with each other and with the versioning alg
   const nativeStore = await NativeStore.open(dir, { engine: { durability: 'none' } })
   const memoryStore = new MemoryStore()
   let partition = 0
-  // The dot floor is one per store, across partitions (and runs).
-  let floor: ReadonlyMap<string, number> = new Map()
+  // Key epochs are one counter per store, across partitions (and runs).
+  const epochs = { issuer: undefined as string | undefined, next: 0, retired: new Set<string>() }
+  const epochOf = (actor: string, issuer: string): number => {
+    const m = actor.startsWith(`${issuer}/`) ? /^[0-9a-z]+$/.exec(actor.slice(issuer.length + 1)) : null
+    return m === null ? -1 : parseInt(m[0], 36)
+  }
+  const chooseActor = (issuer: string, id: string, stored: Envelope | undefined): { actor: string; epoch: number; fresh: boolean } => {
+    if (issuer === epochs.issuer && stored !== undefined && !epochs.retired.has(id)) {
+      const best = Math.max(-1, ...[...stored.context.keys()].map((a) => epochOf(a, issuer)))
+      if (best >= 0) return { actor: `${issuer}/${best.toString(36)}`, epoch: best, fresh: false }
+    }
+    return { actor: `${issuer}/${epochs.next.toString(36)}`, epoch: epochs.next, fresh: true }
+  }
   try {
     await fc.assert(
       fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 60, size: 'max' }), async (commands) => {
@@ -108,20 +120,28 @@ test('native and memory stores agree with each other and with the versioning alg
                     ? history[c.context.index % Math.max(1, history.length)]?.context
                     : remotes[c.context.remote]!.get(c.key)?.context
             const wr = write(c.value, c.expiresAt)
-            const actor = LOCAL_ACTORS[c.actor]!
+            const issuer = LOCAL_ACTORS[c.actor]!
+            const id = `${partition}/${c.key}`
+            const choice = chooseActor(issuer, id, model.get(c.key))
             const expected = attempt(() => {
-              const stored = updateEnvelope(model.get(c.key) ?? floorEnvelope(floor, actor), ctx, actor, wr)
+              const stored = updateEnvelope(model.get(c.key), ctx, choice.actor, wr)
               if (stored.siblings.length > LIMITS.maxSiblings) throw new RingkvError('ERR_TOO_MANY_SIBLINGS', 'model')
               return { stored, flag: stored.siblings.length >= LIMITS.warnSiblings }
             })
             const outcomes = stores.map((s) => attempt(() => {
-              const r = s.update(partition, k, ctx, actor, wr, LIMITS)
+              const r = s.update(partition, k, ctx, issuer, wr, LIMITS)
               return { stored: r.stored, flag: r.siblingWarning }
             }))
             sameOutcome(outcomes[0]!, outcomes[1]!, what)
             if (expected.ok) {
               sameOutcome(outcomes[0]!, expected, `${what} (model)`)
               model.set(c.key, expected.stored)
+              if (choice.fresh) {
+                if (issuer !== epochs.issuer) epochs.retired.clear()
+                epochs.issuer = issuer
+                epochs.next = choice.epoch + 1
+                epochs.retired.delete(id)
+              }
             } else sameOutcome(outcomes[0]!, expected, `${what} (model)`)
           } else if (c.t === 'remoteUpdate') {
             const r = remotes[c.remote]!
@@ -139,7 +159,13 @@ test('native and memory stores agree with each other and with the versioning alg
             sameOutcome(outcomes[0]!, outcomes[1]!, what)
             const changed = before === undefined ? merged.siblings.length > 0 || merged.context.size > 0 : !envelopesEqual(before, merged)
             sameOutcome(outcomes[0]!, { ok: true, stored: merged, flag: changed }, `${what} (model)`)
-            if (changed) model.set(c.key, merged)
+            if (changed) {
+              const mine = epochs.issuer
+              if (mine !== undefined && [...incoming.context].some(([a, n]) => epochOf(a, mine) >= 0 && n > (before?.context.get(a) ?? 0))) {
+                epochs.retired.add(`${partition}/${c.key}`)
+              }
+              model.set(c.key, merged)
+            }
           } else if (c.t === 'pull') {
             const local = model.get(c.key)
             const r = remotes[c.remote]!
@@ -151,11 +177,12 @@ test('native and memory stores agree with each other and with the versioning alg
             const expected = current !== undefined && isObsolete(current, c.now)
             assert.equal(outcomes, [expected, expected], what)
             if (expected) {
-              floor = raiseFloor(floor, current.context) ?? floor
+              epochs.retired.delete(`${partition}/${c.key}`)
               model.delete(c.key)
             }
           } else {
             await Promise.all(stores.map((s) => s.remove(partition, k)))
+            epochs.retired.delete(`${partition}/${c.key}`)
             model.delete(c.key)
           }
           const current = model.get(c.key)

@@ -16,7 +16,8 @@
 // for its entry hash of those keys (AE_ENTRIES by keys). A key is collected only where every replica holds the
 // same bytes or nothing: "seen on every replica" is checked, not inferred from timing, so it needs no bookkeeping
 // that a restart could lose. The store removes it only if its bytes are still the confirmed ones, in one turn,
-// and raises its dot floor (src/storage/dot-floor.ts) so that a later write cannot reissue a collected dot.
+// and a later write to the key here takes a new key epoch (src/storage/key-epochs.ts), so it cannot reissue a
+// collected dot.
 // Replicas collect at different moments; meanwhile a replica that already collected a key must not receive it
 // back, so an exchange neither pushes nor accepts a collectible envelope for a key the other side lacks.
 //
