@@ -6,12 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 const START_TIMEOUT_MS = 30_000
 const STOP_GRACE_MS = 10_000
-const RUN_NODE = fileURLToPath(new URL('./run-node.ts', import.meta.url))
-const BARE_NODE = fileURLToPath(new URL('./bare/node.ts', import.meta.url))
+import { BARE_NODE_JS, RINGKV_CLI, ensureCompiled } from './compiled.ts'
 
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -129,7 +127,7 @@ export class RingkvCluster implements Group {
       const args = (): string[] => [
         ...(this.#options.nodeFlags ?? []),
         ...(this.#options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', this.#options.cpuProfDir, '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`]),
-        '--import', 'tsx', RUN_NODE, 'start',
+        RINGKV_CLI, 'start',
         '--id', id, '--listen', address, '--http', `127.0.0.1:${ports[n + i]}`,
         '--seeds', this.addresses.join(','), '--data', join(root, id),
         '--durability', this.#options.durability,
@@ -140,6 +138,7 @@ export class RingkvCluster implements Group {
   }
 
   static async start(options: RingkvClusterOptions): Promise<RingkvCluster> {
+    ensureCompiled()
     const root = mkdtempSync(join(tmpdir(), 'ringkv-bench-'))
     const cluster = new RingkvCluster(root, await freePorts(options.nodes * 2), options)
     try {
@@ -170,11 +169,12 @@ export class RingkvCluster implements Group {
 
 /** The bare request path: `nodes` processes, each connected to all others. */
 export async function startBareCluster(nodes: number, valueBytes: number, cpuProfDir?: string): Promise<Group> {
+  ensureCompiled()
   const ports = await freePorts(nodes)
   const services = ports.map((port, i) => {
     const peers = ports.filter((_, j) => j !== i).map(String)
     return new Service(`bare-${i + 1}`, `127.0.0.1:${port}`, process.execPath,
-      () => [...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]), '--import', 'tsx', BARE_NODE, String(port), String(valueBytes), ...peers], /bare node listening/)
+      () => [...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]), BARE_NODE_JS, String(port), String(valueBytes), ...peers], /bare node listening/)
   })
   const group: Group = {
     services,
