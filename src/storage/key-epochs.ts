@@ -38,6 +38,7 @@ export const LEASE_BLOCK = 1024
 export const RETIRED_MAX = 65_536
 
 const SEPARATOR = '/'
+const SLASH = 0x2f
 
 /** The actor of key epoch `epoch` of `issuer` ("<node>#<epoch>"). */
 export function keyActor(issuer: string, epoch: number): string {
@@ -138,7 +139,9 @@ export class KeyEpochs {
     if (issuer === undefined) return undefined
     let lost = false
     for (const [actor, counter] of incoming.context) {
-      if (issuerOf(actor) === issuer && counter > (stored?.context.get(actor) ?? 0)) {
+      // On every changing merge: a prefix test, no substring.
+      const mine = actor.length > issuer.length + 1 && actor.charCodeAt(issuer.length) === SLASH && actor.startsWith(issuer)
+      if (mine && counter > (stored?.context.get(actor) ?? 0)) {
         lost = true
         break
       }

@@ -32,11 +32,12 @@ const VALUE = 1
 const utf8 = new TextEncoder()
 const utf8Strict = new TextDecoder('utf-8', { fatal: true })
 
-// A cluster has a handful of actors, seen on every encode: their UTF-8 bytes are worth keeping. Bounded,
-// so a stream of distinct actors (a fuzzer, a misbehaving client) cannot grow it without limit.
+// Actors are nearly always ASCII ("<node>#<epoch>/<key epoch>"), and with per-key epochs there are as many of
+// them as keys, so no cache would hold them: ASCII names are written char by char straight into the output.
+// Others go through TextEncoder, cached (bounded: a stream of distinct names cannot grow it without limit).
 const ACTOR_CACHE_LIMIT = 4096
 const actorBytes = new Map<string, Uint8Array>()
-function encodeActor(actor: string): Uint8Array {
+function encodeNonAscii(actor: string): Uint8Array {
   let b = actorBytes.get(actor)
   if (b === undefined) {
     if (actorBytes.size >= ACTOR_CACHE_LIMIT) actorBytes.clear()
@@ -44,6 +45,11 @@ function encodeActor(actor: string): Uint8Array {
     actorBytes.set(actor, b)
   }
   return b
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false
+  return true
 }
 
 /** Strict UTF-8, with a fast path for ASCII (actor names nearly always are): TextDecoder costs ~200 ns. */
@@ -77,6 +83,9 @@ class Writer {
   }
   byte(b: number): void {
     this.bytes[this.at++] = b
+  }
+  ascii(text: string): void {
+    for (let i = 0; i < text.length; i++) this.bytes[this.at++] = text.charCodeAt(i)
   }
   varint(v: number): void {
     // Division, not shifts: values go up to 2^53, beyond JavaScript's 32-bit bitwise operators.
@@ -144,24 +153,36 @@ class Reader {
   }
 }
 
-/** The context block: entries sorted by actor, with their encoded actor names. */
-function contextEntries(context: VersionVector): Array<{ actor: string; name: Uint8Array; counter: number }> {
-  const out: Array<{ actor: string; name: Uint8Array; counter: number }> = []
-  for (const [actor, counter] of context.size > 1 ? vvEntries(context) : context) out.push({ actor, name: encodeActor(actor), counter })
+interface ContextEntry {
+  readonly actor: string
+  /** The actor's UTF-8 bytes when it is not ASCII (ASCII is written from the string itself). */
+  readonly name: Uint8Array | undefined
+  readonly nameBytes: number
+  readonly counter: number
+}
+
+/** The context block: entries sorted by actor, with their encoded sizes. */
+function contextEntries(context: VersionVector): ContextEntry[] {
+  const out: ContextEntry[] = []
+  for (const [actor, counter] of context.size > 1 ? vvEntries(context) : context) {
+    const name = isAscii(actor) ? undefined : encodeNonAscii(actor)
+    out.push({ actor, name, nameBytes: name === undefined ? actor.length : name.length, counter })
+  }
   return out
 }
 
-function contextSize(entries: ReturnType<typeof contextEntries>): number {
+function contextSize(entries: readonly ContextEntry[]): number {
   let size = varintSize(entries.length)
-  for (const e of entries) size += varintSize(e.name.length) + e.name.length + varintSize(e.counter)
+  for (const e of entries) size += varintSize(e.nameBytes) + e.nameBytes + varintSize(e.counter)
   return size
 }
 
-function writeContext(w: Writer, entries: ReturnType<typeof contextEntries>): void {
+function writeContext(w: Writer, entries: readonly ContextEntry[]): void {
   w.varint(entries.length)
   for (const e of entries) {
-    w.varint(e.name.length)
-    w.raw(e.name)
+    w.varint(e.nameBytes)
+    if (e.name === undefined) w.ascii(e.actor)
+    else w.raw(e.name)
     w.varint(e.counter)
   }
 }
