@@ -1,8 +1,10 @@
 // The load generator's main thread: a piscina pool of worker threads (worker.ts), each with its own client,
 // and the sums of what they measured. The pool lives for a whole benchmark run; each scenario is one task
 // per thread, all starting at the same instant.
+import { pathToFileURL } from 'node:url'
 import { MessageChannel } from 'node:worker_threads'
 import { Piscina } from 'piscina'
+import { LOADGEN_WORKER_JS, ensureCompiled } from './compiled.ts'
 import { decodeHistogram, mergeEncoded, newHistogram, percentileCurve, summarize, type LatencyMs } from './histograms.ts'
 import type { DriveTask, LoadTask, Progress, TargetSpec, WorkerResult } from './task.ts'
 
@@ -69,8 +71,9 @@ export class LoadGenerator {
 
   constructor(threads: number) {
     this.threads = threads
+    ensureCompiled()
     this.#pool = new Piscina({
-      filename: new URL('./worker.mjs', import.meta.url).href,
+      filename: pathToFileURL(LOADGEN_WORKER_JS).href,
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: 60 * 60 * 1000,
