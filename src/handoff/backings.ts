@@ -94,8 +94,8 @@ export class MemoryHintBacking implements HintBacking {
 
   write(puts: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, deletes: readonly Uint8Array[]): Promise<void> {
     for (const key of deletes) this.#values.delete(Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1'))
-    // Copies: callers may pass views of buffers they reuse.
-    for (const [key, value] of puts) this.#values.set(Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1'), value.slice())
+    // Copies (new Uint8Array(view) copies; a Buffer's slice() would not): callers may pass views of buffers they reuse.
+    for (const [key, value] of puts) this.#values.set(Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1'), new Uint8Array(value))
     return RESOLVED
   }
 

@@ -343,7 +343,7 @@ export class Coordinator implements KvService {
       () => settle(this.#d.self, () => ack(this.#d.self, dw > 0 || this.#d.durableWrites)),
       (e: unknown) => settle(this.#d.self, () => fail(this.#d.self, codeOf(e))),
     )
-    const encoded = encodeEnvelope(local.stored)
+    const encoded = local.bytes
     for (const node of pending) {
       if (node === this.#d.self) continue
       const hintFor = planned.get(node)?.hintFor

@@ -120,7 +120,8 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
       MessageType.REPLICA_PUT,
       async (payload) => {
         const q = decodeReplicaPut(payload)
-        const { durable } = store.merge(q.partition, Buffer.from(q.key), decodeEnvelope(q.envelope, { copy: true }))
+        // Nothing keeps the decoded envelope past this call (the store writes bytes), so it may view the payload.
+        const { durable } = store.merge(q.partition, Buffer.from(q.key), decodeEnvelope(q.envelope, { copy: false }), q.envelope)
         await durable
         // Asked for a durable acknowledgement (DW) while writes are not fsynced on their own: fsync now.
         if (q.durable && !d.durableWrites) await store.sync()

@@ -55,7 +55,8 @@ export class MemoryBacking {
   put(key: Uint8Array, value: Uint8Array): void {
     const k = latin1(key)
     if (!this.#values.has(k)) this.#sorted.splice(this.#lowerBound(k), 0, k)
-    this.#values.set(k, value.slice())
+    // new Uint8Array(view) copies; Buffer's slice() would not.
+    this.#values.set(k, new Uint8Array(value))
   }
 
   delete(key: Uint8Array): void {
@@ -151,15 +152,15 @@ export class MemoryStore implements ReplicaStore {
     const record = this.#epochs.commit(choice, storageKey)
     if (record !== undefined) this.backing.put(KEY_EPOCHS_STORAGE_KEY, record)
     this.backing.put(storageKey, plan.bytes)
-    return { stored: plan.envelope, siblingWarning: plan.siblingWarning, durable: RESOLVED }
+    return { stored: plan.envelope, siblingWarning: plan.siblingWarning, bytes: plan.bytes, durable: RESOLVED }
   }
 
-  merge(partition: number, key: Uint8Array, incoming: Envelope): MergeResult {
+  merge(partition: number, key: Uint8Array, incoming: Envelope, incomingBytes?: Uint8Array): MergeResult {
     if (this.#closed) throw closedError()
     const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
     const raw = this.backing.get(storageKey)
     const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, true, this.#stats)
-    const plan = planMerge(stored, incoming, this.limits.maxValueBytes, this.#stats, partition, key)
+    const plan = planMerge(stored, incoming, this.limits.maxValueBytes, this.#stats, partition, key, incomingBytes)
     if (plan.bytes !== undefined) {
       const record = this.#epochs.noteMerge(storageKey, stored, incoming)
       if (record !== undefined) this.backing.put(KEY_EPOCHS_STORAGE_KEY, record)

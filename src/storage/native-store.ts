@@ -130,15 +130,15 @@ export class NativeStore implements ReplicaStore {
             { type: 'put', key: storageKey, value: plan.bytes },
           ]),
     )
-    return { stored: plan.envelope, siblingWarning: plan.siblingWarning, durable }
+    return { stored: plan.envelope, siblingWarning: plan.siblingWarning, bytes: plan.bytes, durable }
   }
 
-  merge(partition: number, key: Uint8Array, incoming: Envelope): MergeResult {
+  merge(partition: number, key: Uint8Array, incoming: Envelope, incomingBytes?: Uint8Array): MergeResult {
     if (this.#closed) throw closedError()
     const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
     const raw = this.engine.get(storageKey)
     const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, false, this.#stats)
-    const plan = planMerge(stored, incoming, this.limits.maxValueBytes, this.#stats, partition, key)
+    const plan = planMerge(stored, incoming, this.limits.maxValueBytes, this.#stats, partition, key, incomingBytes)
     if (plan.bytes === undefined) return { stored: plan.envelope, changed: false, durable: this.#lastDurable }
     const record = this.#epochs.noteMerge(storageKey, stored, incoming)
     const durable = this.#watch(

@@ -72,6 +72,11 @@ export interface UpdateResult {
   readonly stored: Envelope
   /** The result has at least `warnSiblings` siblings: worth a log line and a metric. */
   readonly siblingWarning: boolean
+  /**
+   * The canonical encoding of `stored` (what was written): what the coordinator sends to the other replicas,
+   * so it is not encoded twice. Read-only, and not to be kept (it may be a view of a pooled buffer).
+   */
+  readonly bytes: Uint8Array
   /** Resolves when the write is durable per the engine's mode; rejects if the engine failed to write it. */
   readonly durable: Promise<void>
 }
@@ -169,11 +174,13 @@ export interface ReplicaStore {
   ): UpdateResult
   /**
    * Replica sync: stored' = mergeEnvelopes(stored, incoming), atomically; writes only when that changes the
-   * stored envelope. Exempt from the sibling and object policy; ERR_VALUE_TOO_LARGE if the result exceeds
+   * stored envelope. `incomingBytes`, when the caller has them (a replica write arriving on the wire), are the
+   * canonical encoding of `incoming`: when the merge yields `incoming` itself -- the usual case for a write that
+   * supersedes what is stored -- they are written as they are instead of encoding again. Exempt from the sibling and object policy; ERR_VALUE_TOO_LARGE if the result exceeds
    * what the engine can store. `incoming` must be a valid envelope (decodeEnvelope and the versioning
    * functions make only valid ones); what gets written is checked by the encoder.
    */
-  merge(partition: number, key: Uint8Array, incoming: Envelope): MergeResult
+  merge(partition: number, key: Uint8Array, incoming: Envelope, incomingBytes?: Uint8Array): MergeResult
   /**
    * Entries of one partition in key order within [start, end), at most `limit`, over a snapshot taken when
    * `scan` is called. Iterate it to the end or break out of the loop: that releases the snapshot.
@@ -400,13 +407,23 @@ function assertEnvelope(e: unknown): asserts e is Envelope {
 }
 
 /** Replica sync of a stored envelope with an incoming one; an absent key is the empty envelope. */
-export function planMerge(stored: Envelope | undefined, incoming: Envelope, maxValueBytes: number, stats: StoreStats, partition: number, key: Uint8Array): MergePlan {
+export function planMerge(
+  stored: Envelope | undefined,
+  incoming: Envelope,
+  maxValueBytes: number,
+  stats: StoreStats,
+  partition: number,
+  key: Uint8Array,
+  incomingBytes?: Uint8Array,
+): MergePlan {
   assertEnvelope(incoming)
+  if (incomingBytes !== undefined && !(incomingBytes instanceof Uint8Array)) throw badRequest(`incomingBytes must be a Uint8Array, got ${describe(incomingBytes)}`)
   stats.merges++
   const base = stored ?? EMPTY
   const envelope = stored === undefined ? mergeEnvelopes(EMPTY, incoming) : mergeEnvelopes(stored, incoming)
   if (envelopesEqual(envelope, base)) return { envelope: base, bytes: undefined }
-  const bytes = encodeEnvelope(envelope)
+  // Canonical encodings: equal envelopes have equal bytes, so the incoming ones serve when nothing else survived.
+  const bytes = incomingBytes !== undefined && envelopesEqual(envelope, incoming) ? incomingBytes : encodeEnvelope(envelope)
   if (bytes.length > maxValueBytes) {
     stats.valueRefusals++
     throw new RingkvError(

@@ -599,7 +599,7 @@ export function delegateStore(inner: ReplicaStore, overrides: Partial<Omit<Repli
     get: overrides.get ?? ((p, k) => inner.get(p, k)),
     getBytes: overrides.getBytes ?? ((p, k) => inner.getBytes(p, k)),
     update: overrides.update ?? ((p, k, context, actor, write, limits) => inner.update(p, k, context, actor, write, limits)),
-    merge: overrides.merge ?? ((p, k, incoming) => inner.merge(p, k, incoming)),
+    merge: overrides.merge ?? ((p, k, incoming, incomingBytes) => inner.merge(p, k, incoming, incomingBytes)),
     scan: overrides.scan ?? ((p, o) => inner.scan(p, o)),
     remove: overrides.remove ?? ((p, k) => inner.remove(p, k)),
     collect: overrides.collect ?? ((p, k, expectedHash, now) => inner.collect(p, k, expectedHash, now)),

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import type { ReplicaStore } from '../../src/storage/index.ts'
 import { delegateStore } from './cluster.ts'
 import { runScenario, type Scenario } from './scenario.ts'
-import { updateEnvelope } from '../../src/versioning/index.ts'
+import { encodeEnvelope, updateEnvelope } from '../../src/versioning/index.ts'
 import { convergence, hints, partitions, powerLoss, siblings, tamper, tombstones, wipedReplica } from './scenarios.ts'
 
 const planted = (inner: ReplicaStore, overrides: Partial<Pick<ReplicaStore, 'update' | 'merge'>>): ReplicaStore => delegateStore(inner, overrides)
@@ -16,7 +16,7 @@ const keyEpochsOff = (s: ReplicaStore) =>
     update: (p, k, context, actor, write) => {
       const next = updateEnvelope(s.get(p, k), context, actor, write)
       const merged = s.merge(p, k, next)
-      return { stored: merged.stored, siblingWarning: false, durable: merged.durable }
+      return { stored: merged.stored, siblingWarning: false, bytes: encodeEnvelope(merged.stored), durable: merged.durable }
     },
   })
 
