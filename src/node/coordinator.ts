@@ -168,6 +168,7 @@ export class Coordinator implements KvService {
       clock: deps.clock,
       latency,
       speculation: new DeadlineQueue<QuorumRead>(deps.clock, (read) => read.speculate()),
+      isAlive: (node) => deps.liveness.isAlive(node),
     }
   }
 

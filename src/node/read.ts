@@ -7,7 +7,7 @@
 // replicas' recent p99 (speculative retry, replica-latency.ts), so a slow or dead replica costs a read that
 // wait, not its timeout. The price: a replica that is not asked is not read-repaired by that read (the ones
 // the answer came from are, before the answer, which is what keeps quorum reads monotonic); anti-entropy
-// repairs the rest.
+// repairs the rest. Replicas the failure detector believes down are asked last.
 //
 // Bytes before envelopes. A replica sends its stored bytes as they are (no decode, no encode), and equal
 // envelopes have equal canonical encodings, so a reply byte-equal to the coordinator's own copy is not decoded
@@ -37,6 +37,8 @@ export interface ReadContext {
   readonly clock: Clock
   readonly latency: ReplicaLatency
   readonly speculation: DeadlineQueue<QuorumRead>
+  /** The failure detector's view: replicas believed down are asked last (absent: every replica is asked in turn). */
+  readonly isAlive?: (node: string) => boolean
 }
 
 export interface ReadRequest {
@@ -79,7 +81,10 @@ export class QuorumRead implements Expirable {
     this.core = new ReadCore({ n: request.n, r: request.r, pr: request.pr, replicas: request.replicas, now: request.now })
     const remotes = request.replicas.filter((x) => x.node !== context.self).map((x) => x.node)
     const start = remotes.length === 0 ? 0 : request.turn % remotes.length
-    this.#unasked = remotes.length <= 1 ? remotes : [...remotes.slice(start), ...remotes.slice(0, start)]
+    const rotated = remotes.length <= 1 ? remotes : [...remotes.slice(start), ...remotes.slice(0, start)]
+    // A replica believed down would only fail (or time out) before the next is asked: ask it last.
+    const isAlive = context.isAlive
+    this.#unasked = isAlive === undefined || rotated.every(isAlive) ? rotated : [...rotated.filter(isAlive), ...rotated.filter((x) => !isAlive(x))]
   }
 
   /** Reads locally (when a replica) and asks the remote replicas the quorum needs. */

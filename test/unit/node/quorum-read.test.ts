@@ -18,7 +18,7 @@ const replicas = ['a', 'b', 'c'].map((node) => ({ node, primary: true }))
 /** How each peer answers: with an envelope (or undefined: not found) after `delayMs`, or with an error code. */
 type Script = { envelope?: Envelope; delayMs?: number; code?: string; never?: boolean }
 
-function setup(self: string, scripts: Record<string, Script>, local?: Envelope) {
+function setup(self: string, scripts: Record<string, Script>, local?: Envelope, down: readonly string[] = []) {
   const clock = new VirtualClock()
   const store = new MemoryStore()
   if (local !== undefined) store.merge(PARTITION, KEY, local)
@@ -29,6 +29,7 @@ function setup(self: string, scripts: Record<string, Script>, local?: Envelope) 
     clock,
     latency: new ReplicaLatency({ initialMs: 10, minMs: 2, maxMs: 1000 }),
     speculation: new DeadlineQueue<QuorumRead>(clock, (read) => read.speculate()),
+    isAlive: (node) => !down.includes(node),
     peers: {
       request: (node, _type, payload) => {
         asked.push(node)
@@ -75,6 +76,21 @@ test('a failed replica is replaced at once; a stale one is named for repair', as
   await r.settled()
   assert.is(r.core.status(), 'ok')
   assert.equal(r.core.repairs().blocking, ['c'], 'c answered with the older version')
+})
+
+test('a replica believed down is asked last, whichever turn it is', async () => {
+  const { clock, asked, read } = setup('a', { b: { envelope: v1 }, c: { envelope: v1 } }, v1, ['b'])
+  for (const turn of [0, 1, 2, 3]) read(2, turn).start()
+  assert.equal(asked, ['c', 'c', 'c', 'c'], 'b is never the first choice while believed down')
+  await clock.advance(5)
+  // When every live replica fails, the one believed down is still tried: the detector can be wrong.
+  const failing = setup('a', { b: { envelope: v1 }, c: { code: 'ERR_CONNECT_FAILED' } }, v1, ['b'])
+  const r = failing.read(2, 0)
+  r.start()
+  await failing.clock.advance(5)
+  await r.settled()
+  assert.equal(failing.asked, ['c', 'b'])
+  assert.is(r.core.status(), 'ok')
 })
 
 test('a read still short of its quorum after the replicas p99 asks one more replica', async () => {
