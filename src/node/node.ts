@@ -19,6 +19,7 @@ import { GossipMembership, type ClusterStatus } from './gossip-membership.ts'
 import { MessageType } from '../protocol/message-types.ts'
 import type { RingState } from './ring-state.ts'
 import { Ownership, type TransferReport } from './ownership.ts'
+import { PartitionCleanup, type CleanupReport } from './partition-cleanup.ts'
 import type { Liveness } from './liveness.ts'
 import { resolveNodeOptions, type NodeOptions } from './options.ts'
 import { AntiEntropy, antiEntropyDefaults, antiEntropyHandlers, type AntiEntropyStats, type RepairReport } from './anti-entropy/index.ts'
@@ -49,6 +50,11 @@ export interface RingkvNode {
   waitForRing(options?: { members?: number; timeoutMs?: number }): Promise<RingMap>
   /** Runs an anti-entropy round now (`ringkv repair`), over some partitions or all this node replicates. */
   repair(options?: { partitions?: readonly number[] }): Promise<RepairReport>
+  /**
+   * Removes now the data of partitions this node no longer replicates, if the ring allows it (no change under
+   * way, agreed by every live member for the grace period); the background sweep does the same every minute.
+   */
+  cleanupPartitions(): Promise<CleanupReport>
   stats(): NodeStats
   close(): Promise<void>
 }
@@ -59,6 +65,8 @@ export interface NodeStats {
   /** Hinted handoff: pending hints (count, bytes, oldest age = replication lag), drops, deliveries. */
   hints: HintStats & DeliveryStats
   antiEntropy: AntiEntropyStats
+  /** Data of partitions this node no longer replicates, removed after a ring change (partition-cleanup.ts). */
+  partitionCleanup: { sweeps: number; partitions: number; keys: number }
 }
 
 export async function startNode(options: NodeOptions): Promise<RingkvNode> {
@@ -231,6 +239,17 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     toClose.push(async () => delivery.stop())
     antiEntropy.start()
     toClose.push(() => antiEntropy.stop())
+    const cleanup = new PartitionCleanup({
+      self: o.id,
+      membership,
+      store,
+      clock,
+      logger,
+      graceMs: o.partitionCleanupGraceMs,
+      intervalMs: o.partitionCleanupIntervalMs,
+    })
+    cleanup.start()
+    toClose.push(async () => cleanup.stop())
 
     let http: HttpServer | undefined
     if (o.http !== undefined) {
@@ -269,11 +288,13 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       status: () => m.status(),
       waitForRing: (w = {}) => waitForRing(m, clock, w.members ?? 1, w.timeoutMs ?? 30_000),
       repair: (r) => antiEntropy.repair(r),
+      cleanupPartitions: () => cleanup.sweep(),
       stats: () => ({
         coordinator: coordinator.counters,
         members: m.members().length,
         hints: { ...hints.stats(), ...delivery.stats() },
         antiEntropy: antiEntropy.stats(),
+        partitionCleanup: { ...cleanup.totals },
       }),
       close: async () => {
         logger.info('node stopping')

@@ -75,6 +75,13 @@ export interface NodeOptions {
   hints?: Partial<HintOptions>
   /** Time between the starts of background anti-entropy rounds (DESIGN section 6); 0 runs none. Default 10 min. */
   antiEntropyIntervalMs?: number
+  /**
+   * How long every live member must have held a committed ring before this node removes the data of partitions
+   * it no longer replicates (partition-cleanup.ts). Default 60 s.
+   */
+  partitionCleanupGraceMs?: number
+  /** Between sweeps for such data; 0 sweeps only after a ring change. Default 60 s. */
+  partitionCleanupIntervalMs?: number
   /** How long a tombstone or expired value stays before garbage collection may remove it. Default 10 days. */
   tombstoneGraceMs?: number
   /** Anti-entropy's pace, so foreground latency holds: partitions compared per second. Default 100. */
@@ -127,6 +134,8 @@ export interface ResolvedNodeOptions {
   phiThreshold: number
   hints: HintOptions
   antiEntropyIntervalMs: number
+  partitionCleanupGraceMs: number
+  partitionCleanupIntervalMs: number
   tombstoneGraceMs: number
   antiEntropyMaxPartitionsPerSecond: number
   antiEntropyMaxBytesPerSecond: number
@@ -218,6 +227,8 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     phiThreshold: checkPhi(o.phiThreshold),
     hints,
     antiEntropyIntervalMs: checkInt('antiEntropyIntervalMs', o.antiEntropyIntervalMs ?? antiEntropyDefaults.intervalMs, 0, 7 * DAY_MS),
+    partitionCleanupGraceMs: checkInt('partitionCleanupGraceMs', o.partitionCleanupGraceMs ?? 60_000, 0, 7 * DAY_MS),
+    partitionCleanupIntervalMs: checkInt('partitionCleanupIntervalMs', o.partitionCleanupIntervalMs ?? 60_000, 0, 7 * DAY_MS),
     tombstoneGraceMs: checkInt('tombstoneGraceMs', o.tombstoneGraceMs ?? antiEntropyDefaults.tombstoneGraceMs, 0, 10 * 365 * DAY_MS),
     antiEntropyMaxPartitionsPerSecond: checkInt(
       'antiEntropyMaxPartitionsPerSecond',

@@ -11,8 +11,8 @@
 //      merged by clock into its store: idempotent, so a page sent twice or a partition pulled again is
 //      harmless). A W-acknowledged write is on W of the N current replicas, so pulling from N - W + 1 of them
 //      finds it; a gainer pulls from every one that answers and needs at least that many;
-//   4. commit: the pending ring becomes the ring. The nodes that lost a partition keep its data (anti-entropy
-//      no longer compares it; compaction does not reclaim it yet -- a known gap).
+//   4. commit: the pending ring becomes the ring. The nodes that lost a partition remove its data once every
+//      live member has held the committed ring for a grace period (partition-cleanup.ts).
 // Resuming: the pending ring is persisted on every node (ring.bin) and each gainer records the partitions it
 // finished for that ring (streams-<checksum>.log, an append-only list), so after a crash of the driver it
 // resumes at startup from step 2, and after a crash of a gainer the driver's retries find the finished

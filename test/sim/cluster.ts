@@ -375,6 +375,9 @@ export class SimCluster {
         requestTimeoutMs: this.options.requestTimeoutMs,
         membershipIntervalMs: this.options.membershipIntervalMs,
         antiEntropyIntervalMs: this.options.antiEntropyIntervalMs,
+        // Short, so that runs with ring changes also remove handed-over data while the checker watches.
+        partitionCleanupGraceMs: 3000,
+        partitionCleanupIntervalMs: 1000,
         ...(this.options.tombstoneGraceMs === undefined ? {} : { tombstoneGraceMs: this.options.tombstoneGraceMs }),
         ...(this.options.hints === undefined ? {} : { hints: this.options.hints }),
         clock,

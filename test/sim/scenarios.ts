@@ -459,6 +459,8 @@ export const joinDecommission: Scenario = {
     const out: Violation[] = []
     const members = cluster.ring().members.map((m) => m.id).sort().join(',')
     if (members !== 'n2,n3,n4') out.push({ check: 'scenario', message: `the final ring has ${members}, expected n2,n3,n4`, ops: [] })
+    // Handed-over data removed by the nodes that gave partitions away (partition-cleanup.ts), while the checker watched.
+    figures['cleanupKeysRemoved'] = cluster.upNodes.reduce((n, x) => n + x.process!.node.stats().partitionCleanup.keys, 0)
     if (figures['joinMovedFraction'] === undefined || figures['decommissionMovedFraction'] === undefined) {
       out.push({ check: 'scenario', message: 'the join or the decommission did not finish within the run', ops: [] })
     }

@@ -3,14 +3,14 @@
 // and a node's data directory records the partitions it finished pulling.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { startNode, type RingkvNode } from '../../../src/node/index.ts'
+import { startNode, type NodeOptions, type RingkvNode } from '../../../src/node/index.ts'
 import { MemoryNetwork } from '../../../src/net/memory.ts'
 import { VirtualClock, sleep } from '../../../src/runtime/clock.ts'
 import { SeededRandom } from '../../../src/runtime/random.ts'
 import { silentLogger } from '../../../src/runtime/index.ts'
 import { MemoryStore } from '../../../src/storage/index.ts'
 import { MemoryHintBacking } from '../../../src/handoff/index.ts'
-import { partitionOf, preferenceList } from '../../../src/ring/index.ts'
+import { partitionOf, partitionsReplicatedBy, preferenceList } from '../../../src/ring/index.ts'
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,8 +21,8 @@ function world(seed: number) {
   const clock = new VirtualClock({ startMs: 1_790_000_000_000, autoAdvance: true })
   const network = new MemoryNetwork({ clock, latencyMs: 1 })
   const random = new SeededRandom(seed)
-  const start = (id: string, seeds: string[]): Promise<RingkvNode> =>
-    startNode({ id, listen: `${id}:1`, seeds, partitions: Q, clock, random: random.fork(), logger: silentLogger, transport: network.transport(), requestTimeoutMs: 1000 })
+  const start = (id: string, seeds: string[], extra: Partial<NodeOptions> = {}): Promise<RingkvNode> =>
+    startNode({ id, listen: `${id}:1`, seeds, partitions: Q, clock, random: random.fork(), logger: silentLogger, transport: network.transport(), requestTimeoutMs: 1000, ...extra })
   return { clock, start, random }
 }
 
@@ -101,6 +101,56 @@ test('a fourth node joins and one leaves under a write load: nothing acknowledge
         `${checked} acknowledged writes checked at R=all, 0 lost`,
     )
     assert.ok(load.acked.size > 50, `only ${load.acked.size} writes were acknowledged during the changes`)
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()))
+  }
+})
+
+test('after a join, the nodes that handed partitions over remove their data once the ring is agreed for the grace period', async () => {
+  const { clock, start } = world(5)
+  const seeds = ['a:1', 'b:1', 'c:1']
+  const stores = new Map(['a', 'b', 'c', 'd'].map((id) => [id, new MemoryStore()]))
+  const options = (id: string): Partial<NodeOptions> => ({ store: stores.get(id)!, partitionCleanupGraceMs: 2000, partitionCleanupIntervalMs: 0 })
+  const nodes = [await start('a', seeds, options('a')), await start('b', seeds, options('b')), await start('c', seeds, options('c'))]
+  try {
+    await Promise.all(nodes.map((n) => n.waitForRing({ members: 3 })))
+    for (let i = 0; i < 300; i++) await nodes[i % 3]!.service.put(Buffer.from(`key${i}`), Buffer.from(`v${i}`), { w: 'all' })
+    const d = await start('d', seeds, options('d'))
+    nodes.push(d)
+    await d.waitForRing()
+    await d.join()
+    for (let i = 0; i < 100 && !nodes.every((n) => n.ring().members.length === 4); i++) await sleep(clock, 100)
+    const a = nodes[0]!
+    const foreign = async (id: string): Promise<number> => {
+      const kept = new Set(partitionsReplicatedBy(a.ring(), id))
+      let count = 0
+      for (let p = 0; p < Q; p++) if (!kept.has(p)) for await (const _ of stores.get(id)!.scan(p)) count++
+      return count
+    }
+    const before = await foreign('a')
+    assert.ok(before > 0, 'a still holds the partitions it handed over right after the commit')
+    let early = await a.cleanupPartitions()
+    // Until gossip shows every member holding the committed ring, nothing goes; then the grace period starts.
+    for (let i = 0; i < 50 && early.skipped === 'ring not agreed'; i++) {
+      await sleep(clock, 200)
+      early = await a.cleanupPartitions()
+    }
+    assert.equal(early, { partitions: 0, keys: 0, skipped: 'grace period' }, 'not before the ring was agreed on for the grace period')
+    await sleep(clock, 2500)
+    const swept = await a.cleanupPartitions()
+    assert.is(swept.keys, before)
+    assert.ok(swept.partitions > 0)
+    assert.is(await foreign('a'), 0)
+    assert.is(a.stats().partitionCleanup.keys, before)
+    for (const id of ['b', 'c']) await nodes.find((n) => n.id === id)!.cleanupPartitions()
+    await sleep(clock, 2500)
+    for (const n of nodes) await n.cleanupPartitions()
+    for (const id of ['a', 'b', 'c', 'd']) assert.is(await foreign(id), 0, `${id} holds only partitions it replicates`)
+    // Everything is still where the ring says: read at R=all from every replica.
+    for (let i = 0; i < 300; i++) {
+      const r = await nodes[i % 4]!.service.get(Buffer.from(`key${i}`), { r: 'all' })
+      assert.is(r.value?.toString(), `v${i}`, `key${i}`)
+    }
   } finally {
     await Promise.all(nodes.map((n) => n.close()))
   }
