@@ -5,11 +5,11 @@ import { ConnectionPool, tcpTransport } from '../net/index.ts'
 import { MessageType } from '../protocol/message-types.ts'
 import { systemClock, silentLogger } from '../runtime/index.ts'
 import type { ClusterStatus } from '../node/gossip-membership.ts'
-import type { TransferReport } from '../node/ownership.ts'
+import type { AbortReport, TransferReport } from '../node/ownership.ts'
 import { parse } from './args.ts'
 import { intArg } from './start.ts'
 
-export const ADMIN_COMMANDS = new Set(['status', 'join', 'decommission'])
+export const ADMIN_COMMANDS = new Set(['status', 'join', 'decommission', 'abort'])
 
 /** One request to one node; the reply's bytes. */
 export async function adminRequest(node: string, type: number, payload: Uint8Array, timeoutMs: number): Promise<Buffer> {
@@ -56,7 +56,7 @@ export function formatStatus(s: ClusterStatus): string {
 }
 
 export async function adminCommand(command: string, argv: string[]): Promise<number> {
-  const { values } = parse(argv, { node: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } })
+  const { values } = parse(argv, { node: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, force: { type: 'boolean' } })
   const node = values.node ?? '127.0.0.1:7001'
   switch (command) {
     case 'join':
@@ -71,6 +71,16 @@ export async function adminCommand(command: string, argv: string[]): Promise<num
         console.log(`  partition replicas moved: ${report.partitionReplicasMoved} (${(report.movedFraction * 100).toFixed(2)}% of all)`)
         console.log(`  keys streamed: ${report.keysStreamed}, bytes streamed: ${report.bytesStreamed}`)
         if (report.operation === 'decommission') console.log(`  ${report.node} owns nothing now and can be stopped`)
+      }
+      return 0
+    }
+    case 'abort': {
+      const timeoutMs = intArg('timeout', values.timeout) ?? 10_000
+      const payload = Uint8Array.of(values.force === true ? 1 : 0)
+      const report = parseJsonReply<AbortReport>(await adminRequest(node, MessageType.ADMIN_ABORT, payload, timeoutMs), 'abort')
+      if (values.json) console.log(JSON.stringify(report))
+      else {
+        console.log(`aborted the change to ring v${report.aborted}${report.driver === undefined ? '' : ` (the ${report.driver} join or decommission)`}; ring v${report.ring} stays in force`)
       }
       return 0
     }

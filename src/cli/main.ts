@@ -31,6 +31,8 @@ commands:
                        [--node host:port] [--json]
   decommission       the node hands its partitions to the others and leaves the ring
                        [--node host:port] [--json]
+  abort              discard a pending join or decommission whose node is gone for good (refused while
+                       that node is alive unless --force); the current ring stays  [--node host:port] [--json]
   repair             run an anti-entropy round on a node now and report what it compared and repaired
                        [--node host:port] [--partition P,...] [--timeout MS] [--json];
                        exits 3 when a replica could not be reached

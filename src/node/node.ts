@@ -18,7 +18,7 @@ import { createHandlers } from './handlers.ts'
 import { GossipMembership, type ClusterStatus } from './gossip-membership.ts'
 import { MessageType } from '../protocol/message-types.ts'
 import type { RingState } from './ring-state.ts'
-import { Ownership, type TransferReport } from './ownership.ts'
+import { Ownership, type AbortReport, type TransferReport } from './ownership.ts'
 import { PartitionCleanup, type CleanupReport } from './partition-cleanup.ts'
 import type { Liveness } from './liveness.ts'
 import { resolveNodeOptions, type NodeOptions } from './options.ts'
@@ -55,6 +55,8 @@ export interface RingkvNode {
    * way, agreed by every live member for the grace period); the background sweep does the same every minute.
    */
   cleanupPartitions(): Promise<CleanupReport>
+  /** `ringkv abort`: discards a pending ring change whose driver is gone (Ownership.abort). */
+  abortRingChange(options?: { force?: boolean }): AbortReport
   stats(): NodeStats
   close(): Promise<void>
 }
@@ -179,6 +181,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
         [MessageType.STREAM_PULL, (payload) => ownership!.handlePull(payload)],
         [MessageType.ADMIN_JOIN, async () => Buffer.from(JSON.stringify(await ownership!.join()))],
         [MessageType.ADMIN_DECOMMISSION, async () => Buffer.from(JSON.stringify(await ownership!.decommission()))],
+        [MessageType.ADMIN_ABORT, async (payload) => Buffer.from(JSON.stringify(ownership!.abort({ force: payload.length > 0 && payload[0] === 1 })))],
         [MessageType.HINTED_PUT, hintedPutHandler({ self: o.id, store, hints, durableWrites })],
         ...antiEntropyHandlers({ self: o.id, store, ring, antiEntropy, clock, logger }),
       ],
@@ -285,6 +288,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       ringState: () => m.ringState,
       join: () => ownership!.join(),
       decommission: () => ownership!.decommission(),
+      abortRingChange: (options) => ownership!.abort(options),
       status: () => m.status(),
       waitForRing: (w = {}) => waitForRing(m, clock, w.members ?? 1, w.timeoutMs ?? 30_000),
       repair: (r) => antiEntropy.repair(r),

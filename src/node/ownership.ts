@@ -62,6 +62,16 @@ export interface TransferReport {
   durationMs: number
 }
 
+/** What `ringkv abort` did. */
+export interface AbortReport {
+  /** The version of the pending ring that was discarded. */
+  aborted: number
+  /** The node whose join or decommission that was. */
+  driver: string | undefined
+  /** The ring that stays in force. */
+  ring: number
+}
+
 export interface PullReport {
   partitions: number
   keys: number
@@ -107,7 +117,39 @@ export class Ownership {
 
   /** Hands this node's partitions to the others, then leaves the ring (status 'removed'). */
   decommission(): Promise<TransferReport> {
-    return this.#once(() => this.#change('decommission'))
+    return this.#once(async () => {
+      try {
+        return await this.#change('decommission')
+      } catch (e) {
+        // Aborted (or overtaken) while still a member: no longer leaving.
+        const { current, pending } = this.#o.membership.ringState
+        if (pending === undefined && current?.members.some((m) => m.id === this.#o.self) === true) this.#o.membership.declare(undefined)
+        throw e
+      }
+    })
+  }
+
+  /**
+   * Discards the pending ring: for a join or decommission whose driving node is gone for good (it would otherwise
+   * resume the change when it restarts, and until then no other change can start). Refused while the driver is
+   * alive unless `force`: it is still moving partitions and would see its change overtaken. Partitions stay where
+   * the current ring has them; what gainers pulled already is removed by their cleanup (partition-cleanup.ts).
+   */
+  abort(options: { force?: boolean } = {}): AbortReport {
+    const { membership, self, logger } = this.#o
+    const state = membership.ringState
+    if (state.current === undefined || state.pending === undefined) {
+      throw new RingkvError('ERR_NO_PENDING_CHANGE', `node ${self} holds no pending ring change (ring v${state.current?.version ?? 0} is in force)`)
+    }
+    const inCurrent = new Set(state.current.members.map((m) => m.id))
+    const inPending = new Set(state.pending.members.map((m) => m.id))
+    const driver = [...inPending].find((id) => !inCurrent.has(id)) ?? [...inCurrent].find((id) => !inPending.has(id))
+    if (driver !== undefined && options.force !== true && (driver === self ? this.#running !== undefined : membership.isAlive(driver))) {
+      throw busy(`node ${driver} is alive and driving the change to ring v${state.pending.version}; stop it first, or abort with force`)
+    }
+    membership.propose(ringState(state.version + 1, state.current, undefined))
+    logger.warn('pending ring change aborted', { aborted: state.pending.version, driver, ring: state.current.version })
+    return { aborted: state.pending.version, driver, ring: state.current.version }
   }
 
   /**

@@ -67,6 +67,8 @@ export const MessageType = Object.freeze({
   ADMIN_JOIN: 50,
   /** `ringkv decommission`: the receiving node hands its partitions over and leaves the ring. */
   ADMIN_DECOMMISSION: 51,
+  /** `ringkv abort`: discard a pending ring change whose driving node is gone; the current ring stays. */
+  ADMIN_ABORT: 52,
 } as const)
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 

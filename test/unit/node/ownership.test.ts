@@ -254,4 +254,64 @@ test('a join resumes after the joining node stops mid-stream, and after a source
   }
 })
 
+test('abort: a join whose joiner is gone for good is discarded; refused while the joiner is alive or when nothing is pending', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'ringkv-abort-'))
+  const clock = new VirtualClock({ startMs: 1_790_000_000_000, autoAdvance: true })
+  const network = new MemoryNetwork({ clock, latencyMs: 1 })
+  const random = new SeededRandom(17)
+  const running = new Map<string, RingkvNode>()
+  const seeds = ['a:1', 'b:1', 'c:1']
+  const start = async (id: string): Promise<RingkvNode> => {
+    const node = await startNode({
+      id, listen: `${id}:1`, seeds, partitions: Q, clock, random: random.fork(), logger: silentLogger,
+      transport: network.transport(), requestTimeoutMs: 1000, dataDir: join(root, id),
+    })
+    running.set(id, node)
+    return node
+  }
+  const code = (f: () => unknown): string | undefined => {
+    try {
+      f()
+      return undefined
+    } catch (e) {
+      return (e as { code?: string }).code
+    }
+  }
+  try {
+    for (const id of ['a', 'b', 'c']) await start(id)
+    await Promise.all([...running.values()].map((n) => n.waitForRing({ members: 3 })))
+    const b = running.get('b')!
+    assert.is(code(() => b.abortRingChange()), 'ERR_NO_PENDING_CHANGE')
+    for (let i = 0; i < 300; i++) await b.service.put(Buffer.from(`key${i}`), Buffer.from(`v${i}`))
+    const d = await start('d')
+    await d.waitForRing()
+    const joining = d.join().then(() => 'finished', (e: { code?: string }) => e.code)
+    for (let i = 0; i < 200 && b.ringState().pending === undefined; i++) await sleep(clock, 10)
+    assert.ok(b.ringState().pending !== undefined, 'the join proposed its pending ring')
+    assert.is(code(() => b.abortRingChange()), 'ERR_RING_BUSY', 'not while the joiner is alive')
+    // The joiner dies for good (its data directory goes with it).
+    await d.close()
+    running.delete('d')
+    assert.is(await joining, 'ERR_CLOSED')
+    for (let i = 0; i < 300 && b.status().members.find((m) => m.id === 'd')?.up !== false; i++) await sleep(clock, 100)
+    const report = b.abortRingChange()
+    assert.equal(report, { aborted: b.ring().version + 1, driver: 'd', ring: b.ring().version })
+    for (let i = 0; i < 100 && [...running.values()].some((n) => n.ringState().pending !== undefined); i++) await sleep(clock, 100)
+    for (const n of running.values()) {
+      assert.is(n.ringState().pending, undefined, `${n.id} dropped the pending ring`)
+      assert.equal(n.ring().members.map((m) => m.id), ['a', 'b', 'c'])
+    }
+    // The cluster can change again, and nothing was lost.
+    const e = await start('e')
+    await e.waitForRing()
+    await e.join()
+    for (let i = 0; i < 100 && b.ring().members.length !== 4; i++) await sleep(clock, 100)
+    assert.equal(b.ring().members.map((m) => m.id).sort(), ['a', 'b', 'c', 'e'])
+    for (let i = 0; i < 300; i++) assert.is((await running.get('c')!.service.get(Buffer.from(`key${i}`), { r: 'all' })).value?.toString(), `v${i}`)
+  } finally {
+    for (const n of running.values()) await n.close()
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
 test.run()

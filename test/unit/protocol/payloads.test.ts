@@ -94,6 +94,7 @@ test('message type table is append-only and named', () => {
       STREAM_PULL: 49,
       ADMIN_JOIN: 50,
       ADMIN_DECOMMISSION: 51,
+      ADMIN_ABORT: 52,
     },
   )
   assert.is(messageTypeName(1), 'PING')
