@@ -14,6 +14,10 @@
 // How fast: a node-wide budget of hints per second and bytes per second (two token buckets), so catching
 // up after an outage does not starve foreground requests; the buckets' burst is one second's worth.
 // Each tick also drops hints older than the store's maxAgeMs.
+// Where, after the ring changed: a hint whose target no longer replicates its partition (the target left, or a
+// join or decommission moved the partition) would only land where nobody reads it -- it goes to the
+// partition's replicas under the settled ring instead (`placement`; never while a change is pending), whether
+// the old target is up or not, and is deleted once every one of them acknowledged it.
 import { decodeReplicaPutReply, encodeReplicaPut } from '../cluster/messages.ts'
 import { RingkvError } from '../errors.ts'
 import { MessageType } from '../protocol/message-types.ts'
@@ -43,6 +47,12 @@ export interface HintDeliveryOptions {
   timeoutMs: number
   /** Deliveries in flight per target; default 16. */
   window?: number
+  /**
+   * The partition's replicas other than this node under the ring in force, or undefined while a ring change is
+   * pending (or there is no ring): where a hint goes whose target no longer replicates its partition. Absent:
+   * hints always go to their target.
+   */
+  placement?: (partition: number) => readonly string[] | undefined
 }
 
 export interface DeliveryStats {
@@ -56,18 +66,20 @@ export interface DeliveryStats {
   deliveryRefusals: number
   /** Delivery rounds started (one per target per trigger). */
   rounds: number
+  /** Hints whose target no longer replicates their partition, delivered to its replicas instead. */
+  retargeted: number
 }
 
 const DEFAULT_WINDOW = 16
 
 export class HintDelivery {
-  readonly #o: Required<HintDeliveryOptions>
+  readonly #o: Required<Omit<HintDeliveryOptions, 'placement'>> & Pick<HintDeliveryOptions, 'placement'>
   readonly #hintBucket: TokenBucket
   readonly #byteBucket: TokenBucket
   /** Rounds under way, by target: a second trigger for a target joins its round. */
   readonly #rounds = new Map<string, Promise<void>>()
   readonly #sleepers = new Set<{ timer: TimerHandle; wake: () => void }>()
-  readonly #stats: DeliveryStats = { delivered: 0, superseded: 0, deliveryFailures: 0, deliveryRefusals: 0, rounds: 0 }
+  readonly #stats: DeliveryStats = { delivered: 0, superseded: 0, deliveryFailures: 0, deliveryRefusals: 0, rounds: 0, retargeted: 0 }
   #timer: TimerHandle | undefined
   #unsubscribe: (() => void) | undefined
   #stopped = false
@@ -111,7 +123,15 @@ export class HintDelivery {
     } catch (e) {
       this.#o.logger.warn('expiring hints failed', { error: (e as Error).message })
     }
-    await Promise.all(this.#o.store.targets().filter((t) => this.#o.liveness.isAlive(t)).map((t) => this.deliver(t)))
+    // A target that is down gets a round too when its oldest hint now belongs elsewhere (it left the ring).
+    const due = (t: string): boolean => this.#o.liveness.isAlive(t) || (this.#o.placement !== undefined && this.#o.store.take(t, 1).some((h) => this.#elsewhere(h) !== undefined))
+    await Promise.all(this.#o.store.targets().filter(due).map((t) => this.deliver(t)))
+  }
+
+  /** Where a hint goes instead of its target, or undefined when the target still replicates its partition. */
+  #elsewhere(hint: PendingHint): readonly string[] | undefined {
+    const replicas = this.#o.placement?.(hint.partition)
+    return replicas === undefined || replicas.includes(hint.target) ? undefined : replicas
   }
 
   /** Delivers `target`'s hints while it is up; joins the round already under way, if any. Never rejects. */
@@ -131,14 +151,22 @@ export class HintDelivery {
 
   async #round(target: string): Promise<void> {
     let delivered = 0
-    while (!this.#stopped && this.#o.liveness.isAlive(target)) {
+    while (!this.#stopped) {
+      const alive = this.#o.liveness.isAlive(target)
       const batch = this.#o.store.take(target, this.#o.window)
       if (batch.length === 0) break
       const sends: Array<Promise<boolean>> = []
+      let blocked = false
       for (const hint of batch) {
+        const elsewhere = this.#elsewhere(hint)
+        if (elsewhere === undefined && !alive) {
+          blocked = true
+          break
+        }
         if (!(await this.#admit(hint.key.length + hint.envelope.length))) break
-        sends.push(this.#send(hint))
+        sends.push(elsewhere === undefined ? this.#send(hint) : this.#sendElsewhere(hint, elsewhere))
       }
+      if (blocked && sends.length === 0) break
       const outcomes = await Promise.all(sends)
       delivered += outcomes.filter((ok) => ok).length
       if (outcomes.length < batch.length || outcomes.some((ok) => !ok)) break
@@ -195,6 +223,30 @@ export class HintDelivery {
     }
     if (this.#stopped) return true
     if (this.#o.store.remove(hint)) this.#stats.delivered++
+    else this.#stats.superseded++
+    return true
+  }
+
+  /** The hint to each of `replicas` (none: this node is the only replica, and has the write); true once all acked. */
+  async #sendElsewhere(hint: PendingHint, replicas: readonly string[]): Promise<boolean> {
+    const payload = encodeReplicaPut({ partition: hint.partition, key: hint.key, envelope: hint.envelope, durable: false })
+    const outcomes = await Promise.all(
+      replicas.map((node) =>
+        this.#o.peers.request(node, MessageType.REPLICA_PUT, payload, this.#o.timeoutMs).then(
+          (reply) => {
+            decodeReplicaPutReply(reply)
+            return true
+          },
+          (e: unknown) => {
+            this.#stats.deliveryFailures++
+            this.#o.logger.debug('re-targeted hint delivery failed', { target: hint.target, node, code: e instanceof RingkvError ? e.code : 'ERR_INTERNAL' })
+            return false
+          },
+        ),
+      ),
+    )
+    if (this.#stopped || outcomes.some((ok) => !ok)) return false
+    if (this.#o.store.remove(hint)) this.#stats.retargeted++
     else this.#stats.superseded++
     return true
   }

@@ -6,7 +6,7 @@ import { RingkvError } from '../errors.ts'
 import type { KvService, MemberInfo } from '../cluster/api.ts'
 import { Engine } from '../engine/index.ts'
 import { ConnectionPool, tcpTransport, type Server, type Transport } from '../net/index.ts'
-import type { RingMap } from '../ring/index.ts'
+import { preferenceList, type RingMap } from '../ring/index.ts'
 import { actorId } from '../versioning/index.ts'
 import { createLogger, systemClock, systemRandom, type Clock, type Logger } from '../runtime/index.ts'
 import { MemoryStore, NativeStore, type ReplicaStore } from '../storage/index.ts'
@@ -237,6 +237,11 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       bytesPerSec: o.hints.deliveryBytesPerSec,
       intervalMs: o.hints.deliveryIntervalMs,
       timeoutMs: o.requestTimeoutMs,
+      placement: (partition) => {
+        const { current, pending } = membership!.ringState
+        if (current === undefined || pending !== undefined) return undefined
+        return preferenceList(current, partition).primaries.filter((x) => x !== o.id)
+      },
     })
     delivery.start()
     toClose.push(async () => delivery.stop())
