@@ -22,7 +22,7 @@ export {
   type UpdateResult,
 } from './store.ts'
 export { entryHash, segmentOf, HASH_BYTES, MAX_SEGMENTS, type EntryHash, type PartitionDigest } from './merkle.ts'
-export { KEY_EPOCHS_STORAGE_KEY, issuerOf, keyActor } from './key-epochs.ts'
+export { KEY_EPOCHS_STORAGE_KEY } from './key-epochs.ts'
 export { NativeStore, type NativeStoreOptions, type OpenNativeStoreOptions } from './native-store.ts'
 export { MemoryBacking, MemoryStore, type MemoryStoreOptions } from './memory-store.ts'
 export {

@@ -45,12 +45,6 @@ export function keyActor(issuer: string, epoch: number): string {
   return `${issuer}${SEPARATOR}${epoch.toString(36)}`
 }
 
-/** The issuer of a key actor, or undefined for an actor without a key epoch. */
-export function issuerOf(actor: string): string | undefined {
-  const at = actor.lastIndexOf(SEPARATOR)
-  return at <= 0 ? undefined : actor.slice(0, at)
-}
-
 interface KeyEpochsRecord {
   /** The actor (node and data epoch) whose key epochs these are; a new one starts the counter's use afresh. */
   issuer: string | null

@@ -122,14 +122,7 @@ export class NativeStore implements ReplicaStore {
     const choice = this.#epochs.choose(actor, storageKey, stored)
     const plan = planUpdate(stored, context, choice.actor, write, policy, this.#stats, partition, key)
     const record = this.#epochs.commit(choice, storageKey)
-    const durable = this.#watch(
-      record === undefined
-        ? this.engine.put(storageKey, plan.bytes)
-        : this.engine.writeBatch([
-            { type: 'put', key: KEY_EPOCHS_STORAGE_KEY, value: record },
-            { type: 'put', key: storageKey, value: plan.bytes },
-          ]),
-    )
+    const durable = this.#put(storageKey, plan.bytes, record)
     return { stored: plan.envelope, siblingWarning: plan.siblingWarning, bytes: plan.bytes, durable }
   }
 
@@ -141,15 +134,19 @@ export class NativeStore implements ReplicaStore {
     const plan = planMerge(stored, incoming, this.limits.maxValueBytes, this.#stats, partition, key, incomingBytes)
     if (plan.bytes === undefined) return { stored: plan.envelope, changed: false, durable: this.#lastDurable }
     const record = this.#epochs.noteMerge(storageKey, stored, incoming)
-    const durable = this.#watch(
-      record === undefined
-        ? this.engine.put(storageKey, plan.bytes)
-        : this.engine.writeBatch([
-            { type: 'put', key: KEY_EPOCHS_STORAGE_KEY, value: record },
-            { type: 'put', key: storageKey, value: plan.bytes },
-          ]),
-    )
+    const durable = this.#put(storageKey, plan.bytes, record)
     return { stored: plan.envelope, changed: true, durable }
+  }
+
+  /** Writes an envelope, with the key epochs' record ahead of it in one atomic batch when that changed. */
+  #put(storageKey: Buffer, bytes: Uint8Array, record: Buffer | undefined): Promise<void> {
+    if (record === undefined) return this.#watch(this.engine.put(storageKey, bytes))
+    return this.#watch(
+      this.engine.writeBatch([
+        { type: 'put', key: KEY_EPOCHS_STORAGE_KEY, value: record },
+        { type: 'put', key: storageKey, value: bytes },
+      ]),
+    )
   }
 
   scan(partition: number, options?: ScanOptions): AsyncIterable<ScanEntry> {
