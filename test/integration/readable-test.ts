@@ -29,6 +29,4 @@ export const test = Object.assign((name: string, fn: Handler) => uvuTest(name, w
   before: uvuTest.before,
   after: uvuTest.after,
   run: uvuTest.run,
-  skip: uvuTest.skip,
-  only: (name: string, fn: Handler) => uvuTest.only(name, wrap(fn)),
 })
