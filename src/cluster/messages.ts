@@ -72,7 +72,7 @@ export function readReply(payload: Uint8Array): BinaryReader {
   throw new RingkvError(code, message, details === undefined ? {} : { details })
 }
 
-function writeSiblings(w: BinaryWriter, siblings: readonly SiblingValue[]): void {
+function writeSiblings(w: BinaryWriter, siblings: readonly ReplyValue[]): void {
   w.u32(siblings.length)
   for (const s of siblings) w.bytes(s.value).u64(s.timestamp).u64(s.expiresAt)
 }
@@ -106,9 +106,16 @@ export function decodeGetRequest(payload: Uint8Array): GetRequest {
   return q
 }
 
+/** A value as a reply carries it: encoding takes any bytes (decoding gives Buffers the caller owns). */
+export interface ReplyValue {
+  readonly value: Uint8Array
+  readonly timestamp: number
+  readonly expiresAt: number
+}
+
 export interface GetReplyBody {
   found: boolean
-  siblings: SiblingValue[]
+  siblings: readonly ReplyValue[]
   context: string
 }
 
@@ -122,7 +129,7 @@ export function encodeGetReply(g: GetReplyBody): Buffer {
   }, size)
 }
 
-export function decodeGetReply(payload: Uint8Array): GetReplyBody {
+export function decodeGetReply(payload: Uint8Array): { found: boolean; siblings: SiblingValue[]; context: string } {
   const r = readReply(payload)
   const g = { found: r.u8('found') === 1, siblings: readSiblings(r), context: r.string('context') }
   r.end()

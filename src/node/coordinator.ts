@@ -34,7 +34,9 @@ import {
   decodeEmptyReply,
   encodeReplicaPut,
   encodeReplicaScan,
+  encodeGetReply,
   encodeWriteRequest,
+  type GetReplyBody,
   type ReplicaScanEntry,
 } from '../cluster/messages.ts'
 import { MessageType } from '../protocol/message-types.ts'
@@ -47,6 +49,7 @@ import {
   envelopesEqual,
   encodeEnvelope,
   liveSiblings,
+  readAnswer,
   resolveLww,
   type Envelope,
 } from '../versioning/index.ts'
@@ -127,6 +130,14 @@ function codeOf(e: unknown): string {
   return e instanceof RingkvError ? e.code : 'ERR_INTERNAL'
 }
 
+/** A partition's replicas under one ring, as reads and writes use them. */
+interface Placement {
+  readonly replicas: { node: string; primary: boolean }[]
+  /** The replicas other than this node. */
+  readonly remotes: readonly string[]
+  readonly selfIsReplica: boolean
+}
+
 /** Resolves when `done` says so after a feed, or when the deadline passes. */
 class Waiter {
   #resolve: (() => void) | undefined
@@ -156,7 +167,7 @@ export class Coordinator implements KvService {
 
   readonly #read: ReadContext
   #readTurn = 0
-  readonly #replicaLists = new WeakMap<RingMap, ({ node: string; primary: boolean }[] | undefined)[]>()
+  readonly #placements = new WeakMap<RingMap, (Placement | undefined)[]>()
 
   constructor(deps: CoordinatorDeps) {
     this.#d = deps
@@ -176,27 +187,89 @@ export class Coordinator implements KvService {
     return this.#counters
   }
 
-  /** The replicas of a partition, made once per ring (reads and writes ask for them on every request). */
-  #replicas(partition: number): { node: string; primary: boolean }[] {
+  /** Where a partition's requests go, made once per ring (reads and writes ask for it on every request). */
+  #placement(partition: number): Placement {
     const ring = this.#d.ring()
-    let lists = this.#replicaLists.get(ring)
-    if (lists === undefined) this.#replicaLists.set(ring, (lists = new Array(ring.q)))
-    return (lists[partition] ??= preferenceList(ring, partition).primaries.map((node) => ({ node, primary: true })))
+    let lists = this.#placements.get(ring)
+    if (lists === undefined) this.#placements.set(ring, (lists = new Array(ring.q)))
+    let placement = lists[partition]
+    if (placement === undefined) {
+      const primaries = preferenceList(ring, partition).primaries
+      placement = {
+        replicas: primaries.map((node) => ({ node, primary: true })),
+        remotes: primaries.filter((node) => node !== this.#d.self),
+        selfIsReplica: primaries.includes(this.#d.self),
+      }
+      lists[partition] = placement
+    }
+    return placement
   }
 
-  async get(key: Uint8Array, options: GetOptions = {}): Promise<GetResult> {
+  #replicas(partition: number): { node: string; primary: boolean }[] {
+    return this.#placement(partition).replicas
+  }
+
+  /** Validates a read and starts it: this node's copy read, the replicas the quorum needs asked. */
+  #startRead(key: Uint8Array, options: GetOptions): QuorumRead {
     const k = checkKey(key)
     const timeoutMs = timeoutOf(options.timeoutMs, this.#d.requestTimeoutMs)
-    const ring = this.#d.ring()
-    const partition = partitionOf(k, ring.q)
-    const replicas = this.#replicas(partition)
+    const partition = partitionOf(k, this.#d.ring().q)
+    const { replicas, remotes, selfIsReplica } = this.#placement(partition)
     const n = replicas.length
     const { r, pr } = resolveReadOptions({ r: options.r, pr: options.pr }, n, { r: this.#d.keyspace.r, pr: 0 })
     const now = this.#d.clock.now()
-    const read = new QuorumRead(this.#read, { partition, key: k, replicas, n, r, pr, now, timeoutMs, turn: this.#readTurn++ })
+    const read = new QuorumRead(this.#read, { partition, key: k, replicas, remotes, selfIsReplica, n, r, pr, now, timeoutMs, turn: this.#readTurn++ })
     read.start()
-    await read.settled()
+    return read
+  }
+
+  async get(key: Uint8Array, options: GetOptions = {}): Promise<GetResult> {
+    const read = this.#startRead(key, options)
+    if (read.status() === 'pending') await read.settled()
+    if (read.agreed) {
+      this.#counters.reads++
+      return this.#toResult(read.core.answer()?.envelope, read.now)
+    }
+    return this.#toResult(await this.#finishRead(read), read.now)
+  }
+
+  /**
+   * A read answered as the CLIENT_GET reply. A read whose replicas agreed byte for byte is answered straight
+   * from the stored bytes (readAnswer): the envelope is never decoded.
+   */
+  getReply(key: Uint8Array, options: GetOptions = {}): Promise<Uint8Array> {
+    let read: QuorumRead
+    try {
+      read = this.#startRead(key, options)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return read.settled().then(() => {
+      if (read.agreed && !this.#d.keyspace.lww) {
+        this.#counters.reads++
+        const bytes = read.localBytes
+        if (bytes === undefined) return encodeGetReply({ found: false, siblings: [], context: '' })
+        let answer
+        try {
+          answer = readAnswer(bytes, read.now)
+        } catch (e) {
+          throw new RingkvError('ERR_CORRUPTION', `stored envelope of partition ${read.partition} does not decode: ${(e as Error).message}`)
+        }
+        const siblings = answer.values.length > 1 ? [...answer.values].sort((a, b) => b.timestamp - a.timestamp) : answer.values
+        return encodeGetReply({ found: siblings.length > 0, siblings, context: answer.context })
+      }
+      const finished = read.agreed ? Promise.resolve(read.core.answer()?.envelope) : this.#finishRead(read)
+      return finished.then((envelope) => {
+        if (read.agreed) this.#counters.reads++
+        return encodeGetReply(this.#replyBody(envelope, read.now))
+      })
+    })
+  }
+
+  /** The general read after its core settled: counts it, repairs, and returns the answer's envelope or throws. */
+  async #finishRead(read: QuorumRead): Promise<Envelope | undefined> {
     const core = read.core
+    const { partition, key: k, timeoutMs } = read
     this.#counters.reads++
     // Replicas that answer after this point are repaired once all that were asked have replied (or failed).
     let repairedFirst: Envelope | undefined
@@ -217,7 +290,7 @@ export class Coordinator implements KvService {
       await Promise.all(blocking.map((node) => this.#repair(node, partition, k, envelope, timeoutMs)))
     }
     read.whenDrained(repairLate)
-    return this.#toResult(core.answer()?.envelope, now)
+    return core.answer()?.envelope
   }
 
   async #repair(node: string, partition: number, key: Uint8Array, merged: Envelope, timeoutMs: number): Promise<void> {
@@ -238,22 +311,20 @@ export class Coordinator implements KvService {
     }
   }
 
-  #siblingsOf(env: Envelope | undefined, now: number): SiblingValue[] {
-    if (env === undefined) return []
+  /** What a read shows of `env`: live siblings, newest first, their values views of the envelope's. */
+  #replyBody(env: Envelope | undefined, now: number): GetReplyBody {
+    if (env === undefined) return { found: false, siblings: [], context: '' }
     const resolved = this.#d.keyspace.lww ? resolveLww(env) : env
-    return liveSiblings(resolved, now)
-      .map((s) => ({ value: Buffer.from(s.value as Uint8Array), timestamp: s.timestamp, expiresAt: s.expiresAt }))
+    const siblings = liveSiblings(resolved, now)
+      .map((s) => ({ value: s.value as Uint8Array, timestamp: s.timestamp, expiresAt: s.expiresAt }))
       .sort((a, b) => b.timestamp - a.timestamp)
+    return { found: siblings.length > 0, siblings, context: encodeContext(contextOf(env)) }
   }
 
   #toResult(env: Envelope | undefined, now: number): GetResult {
-    const siblings = this.#siblingsOf(env, now)
-    return {
-      found: siblings.length > 0,
-      value: siblings.length === 1 ? siblings[0]!.value : undefined,
-      siblings,
-      context: env === undefined ? '' : encodeContext(contextOf(env)),
-    }
+    const body = this.#replyBody(env, now)
+    const siblings = body.siblings.map((s) => ({ value: Buffer.from(s.value), timestamp: s.timestamp, expiresAt: s.expiresAt }))
+    return { found: body.found, value: siblings.length === 1 ? siblings[0]!.value : undefined, siblings, context: body.context }
   }
 
   put(key: Uint8Array, value: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
@@ -490,10 +561,9 @@ export class Coordinator implements KvService {
     const now = this.#d.clock.now()
     const entries: ScanEntry[] = []
     for (const e of page) {
-      const env = decodeEnvelope(e.envelope)
-      const siblings = this.#siblingsOf(env, now)
-      if (siblings.length === 0) continue
-      entries.push({ key: Buffer.from(e.key), siblings, value: siblings.length === 1 ? siblings[0]!.value : undefined, context: encodeContext(contextOf(env)) })
+      const { found, value, siblings, context } = this.#toResult(decodeEnvelope(e.envelope), now)
+      if (!found) continue
+      entries.push({ key: Buffer.from(e.key), siblings, value, context })
     }
     const more = cut !== undefined || window.length > limit
     const next = more && page.length > 0 ? Buffer.from(page[page.length - 1]!.key) : undefined

@@ -67,7 +67,7 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
         const fail = (e: unknown): Uint8Array => errorReply(asRingkvError(e, logger))
         try {
           const q = decodeGetRequest(payload)
-          return coordinator.get(q.key, { r: q.r, pr: q.pr, timeoutMs: q.timeoutMs || undefined }).then(encodeGetReply, fail)
+          return coordinator.getReply(q.key, { r: q.r, pr: q.pr, timeoutMs: q.timeoutMs || undefined }).then(undefined, fail)
         } catch (e) {
           return fail(e)
         }

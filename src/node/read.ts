@@ -10,8 +10,11 @@
 // repairs the rest. Replicas the failure detector believes down are asked last.
 //
 // Bytes before envelopes. A replica sends its stored bytes as they are (no decode, no encode), and equal
-// envelopes have equal canonical encodings, so a reply byte-equal to the coordinator's own copy is not decoded
-// at all: in a healthy cluster only one envelope is decoded per read.
+// envelopes have equal canonical encodings. The common read -- the coordinator holds the key and one more reply
+// completes the quorum -- keeps its own copy as bytes and starts no read core: when that reply is byte-equal,
+// the read is over (`agreed`), nothing needs repair, and the answer is read straight from the bytes
+// (readAnswer): no envelope is decoded at all. Anything else (a different copy, a failure, the speculative
+// delay passing) builds the core from what came so far and goes on as the general read.
 //
 // Deadlines. Every remote request carries the read's timeout (the RPC layer fails it with ERR_TIMEOUT), so a
 // read needs no timer of its own; the speculative delay lives in one shared DeadlineQueue (one timer for all
@@ -46,6 +49,10 @@ export interface ReadRequest {
   key: Uint8Array
   /** The key's replicas in preference order. */
   replicas: readonly { node: string; primary: boolean }[]
+  /** The replicas other than this node, in preference order (a list shared by every read of the partition). */
+  remotes: readonly string[]
+  /** Whether this node is one of `replicas`. */
+  selfIsReplica: boolean
   n: number
   r: number
   pr: number
@@ -59,18 +66,29 @@ function codeOf(e: unknown): string {
   return e instanceof RingkvError ? e.code : 'ERR_INTERNAL'
 }
 
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  return a.length === b.length && Buffer.compare(a, b) === 0
+}
+
 export class QuorumRead implements Expirable {
   deadlineBucket: object | undefined = undefined
   deadlineSlot = 0
-  readonly core: ReadCore
   readonly #c: ReadContext
   readonly #q: ReadRequest
+  /** Built when the read cannot end as `agreed` (see the top of this file). */
+  #core: ReadCore | undefined
+  /** This node's copy and one replica's were byte-equal: the read is answered from #localBytes, with no core. */
+  #agreed = false
   /** Remote replicas not asked yet, in the order they will be. */
   readonly #unasked: string[]
   /** Asked and not yet answered (nor failed). */
   #outstanding = 0
+  /** Whether this node's copy was read (then #localBytes is it, undefined when the key is absent here). */
+  #localRead = false
   #localBytes: Uint8Array | undefined
   #localEnvelope: Envelope | undefined
+  #localDecoded = false
   #payload: Buffer | undefined
   #wake: (() => void) | undefined
   #onDrained: (() => void) | undefined
@@ -78,49 +96,107 @@ export class QuorumRead implements Expirable {
   constructor(context: ReadContext, request: ReadRequest) {
     this.#c = context
     this.#q = request
-    this.core = new ReadCore({ n: request.n, r: request.r, pr: request.pr, replicas: request.replicas, now: request.now })
-    const remotes = request.replicas.filter((x) => x.node !== context.self).map((x) => x.node)
+    const remotes = request.remotes
     const start = remotes.length === 0 ? 0 : request.turn % remotes.length
-    const rotated = remotes.length <= 1 ? remotes : [...remotes.slice(start), ...remotes.slice(0, start)]
+    const rotated = remotes.length <= 1 ? [...remotes] : [...remotes.slice(start), ...remotes.slice(0, start)]
     // A replica believed down would only fail (or time out) before the next is asked: ask it last.
     const isAlive = context.isAlive
     this.#unasked = isAlive === undefined || rotated.every(isAlive) ? rotated : [...rotated.filter(isAlive), ...rotated.filter((x) => !isAlive(x))]
   }
 
+  /** The read core; building it (when the read did not need one) feeds it what this read has seen. */
+  get core(): ReadCore {
+    if (this.#core !== undefined) return this.#core
+    const { n, r, pr, replicas, now } = this.#q
+    const core = new ReadCore({ n, r, pr, replicas, now })
+    this.#core = core
+    if (this.#localRead) {
+      try {
+        core.ok(this.#c.self, this.#local())
+      } catch (e) {
+        core.error(this.#c.self, codeOf(e))
+      }
+    }
+    if (this.#agreed) {
+      // The replica that agreed: the one asked, i.e. the first of the rotation no longer unasked.
+      const agreedWith = this.#q.remotes.find((x) => !this.#unasked.includes(x))
+      if (agreedWith !== undefined) core.ok(agreedWith, this.#local())
+    }
+    return core
+  }
+
+  get partition(): number {
+    return this.#q.partition
+  }
+
+  get key(): Uint8Array {
+    return this.#q.key
+  }
+
+  get now(): number {
+    return this.#q.now
+  }
+
+  get timeoutMs(): number {
+    return this.#q.timeoutMs
+  }
+
+  /** Whether this node's copy and a replica's were byte-equal and made the quorum (see the top of this file). */
+  get agreed(): boolean {
+    return this.#agreed
+  }
+
+  /** This node's stored bytes (when `agreed`: the answer); undefined when the key is absent here. */
+  get localBytes(): Uint8Array | undefined {
+    return this.#localBytes
+  }
+
+  /** This node's copy, decoded once (no copy: the store's bytes are this read's own). */
+  #local(): Envelope | undefined {
+    if (this.#localDecoded) return this.#localEnvelope
+    const bytes = this.#localBytes
+    let envelope: Envelope | undefined
+    if (bytes !== undefined) {
+      try {
+        envelope = decodeEnvelope(bytes, { copy: false })
+      } catch (e) {
+        const { partition, key } = this.#q
+        throw new RingkvError('ERR_CORRUPTION', `stored envelope of partition ${partition} key ${Buffer.from(key).toString('hex')} does not decode: ${(e as Error).message}`)
+      }
+    }
+    this.#localEnvelope = envelope
+    this.#localDecoded = true
+    return envelope
+  }
+
+  status(): 'pending' | 'ok' | 'failed' {
+    if (this.#agreed) return 'ok'
+    return this.#core === undefined ? 'pending' : this.#core.status()
+  }
+
   /** Reads locally (when a replica) and asks the remote replicas the quorum needs. */
   start(): void {
-    const { self, store } = this.#c
-    const { partition, key } = this.#q
-    let localOk = false
-    if (this.#q.replicas.some((x) => x.node === self)) {
+    const { store, self } = this.#c
+    const { partition, key, r, pr } = this.#q
+    if (this.#q.selfIsReplica) {
       try {
-        const bytes = store.getBytes(partition, key)
-        let envelope: Envelope | undefined
-        if (bytes !== undefined) {
-          try {
-            // No copy: the store's bytes are this read's own (the engine returns a fresh copy; the memory store's
-            // are never mutated), and the answer copies the values it hands out.
-            envelope = decodeEnvelope(bytes, { copy: false })
-          } catch (e) {
-            throw new RingkvError('ERR_CORRUPTION', `stored envelope of partition ${partition} key ${Buffer.from(key).toString('hex')} does not decode: ${(e as Error).message}`)
-          }
-        }
-        this.#localBytes = bytes
-        this.#localEnvelope = envelope
-        this.core.ok(self, envelope)
-        localOk = true
+        this.#localBytes = store.getBytes(partition, key)
+        this.#localRead = true
       } catch (e) {
         this.core.error(self, codeOf(e))
       }
     }
-    const needed = Math.max(this.#q.r, this.#q.pr) - (localOk ? 1 : 0)
+    const needed = Math.max(r, pr) - (this.#localRead ? 1 : 0)
+    // The common read needs one reply besides this node's: it may end agreed. Anything else needs the core now.
+    if (!(this.#localRead && pr === 0 && needed <= 1)) void this.core
+    else if (needed === 0) this.#agreed = true
     for (let i = 0; i < needed && this.#unasked.length > 0; i++) this.#askNext()
-    if (this.core.status() === 'pending' && this.#unasked.length > 0) this.#c.speculation.add(this, this.#c.latency.speculateAfterMs())
+    if (this.status() === 'pending' && this.#unasked.length > 0) this.#c.speculation.add(this, this.#c.latency.speculateAfterMs())
   }
 
-  /** Resolves once the core is no longer pending. */
+  /** Resolves once the read is no longer pending. */
   settled(): Promise<void> {
-    if (this.core.status() !== 'pending') return Promise.resolve()
+    if (this.status() !== 'pending') return Promise.resolve()
     return new Promise<void>((resolve) => (this.#wake = resolve))
   }
 
@@ -132,7 +208,8 @@ export class QuorumRead implements Expirable {
 
   /** The speculative delay passed with the quorum still short: ask one more replica. */
   speculate(): void {
-    if (this.core.status() !== 'pending' || this.#unasked.length === 0) return
+    if (this.status() !== 'pending' || this.#unasked.length === 0) return
+    void this.core
     this.#askNext()
     if (this.#unasked.length > 0) this.#c.speculation.add(this, this.#c.latency.speculateAfterMs())
   }
@@ -145,12 +222,21 @@ export class QuorumRead implements Expirable {
     this.#c.peers.request(node, MessageType.REPLICA_GET, this.#payload, this.#q.timeoutMs).then(
       (reply) => {
         this.#c.latency.record(this.#c.clock.monotonic() - sentAt)
+        let bytes: Uint8Array | undefined
+        try {
+          bytes = decodeReplicaGetReply(reply)
+        } catch (e) {
+          this.#settle(node, false, undefined, codeOf(e))
+          return
+        }
+        if (this.#core === undefined && sameBytes(bytes, this.#localBytes)) {
+          this.#agreed = true
+          this.#settle(node, true, undefined, '')
+          return
+        }
         let envelope: Envelope | undefined
         try {
-          const bytes = decodeReplicaGetReply(reply)
-          if (bytes === undefined) envelope = undefined
-          else if (this.#localBytes !== undefined && Buffer.compare(bytes, this.#localBytes) === 0) envelope = this.#localEnvelope
-          else envelope = decodeEnvelope(bytes)
+          envelope = bytes === undefined ? undefined : sameBytes(bytes, this.#localBytes) ? this.#local() : decodeEnvelope(bytes)
         } catch (e) {
           this.#settle(node, false, undefined, codeOf(e))
           return
@@ -163,13 +249,15 @@ export class QuorumRead implements Expirable {
 
   #settle(node: string, ok: boolean, envelope: Envelope | undefined, code: string): void {
     this.#outstanding--
-    if (ok) this.core.ok(node, envelope)
-    else {
-      this.core.error(node, code)
-      // A failed replica is replaced at once while the quorum is still short.
-      if (this.core.status() === 'pending' && this.#unasked.length > 0) this.#askNext()
+    if (!this.#agreed) {
+      const core = this.core
+      if (ok) core.ok(node, envelope)
+      else core.error(node, code)
+      // While the quorum is still short, a failed replica is replaced at once, and so is a reply that leaves
+      // nothing on its way (this node's copy turned out unreadable when the core was built).
+      if (core.status() === 'pending' && this.#unasked.length > 0 && (!ok || this.#outstanding === 0)) this.#askNext()
     }
-    if (this.core.status() !== 'pending') {
+    if (this.status() !== 'pending') {
       this.#c.speculation.remove(this)
       const wake = this.#wake
       this.#wake = undefined

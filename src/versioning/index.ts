@@ -38,4 +38,13 @@ export {
   type Sibling,
   type Write,
 } from './envelope.ts'
-export { decodeContext, decodeEnvelope, encodeContext, encodeEnvelope, MAX_CONTEXT_CHARS, type DecodeOptions } from './codec.ts'
+export {
+  decodeContext,
+  decodeEnvelope,
+  encodeContext,
+  encodeEnvelope,
+  MAX_CONTEXT_CHARS,
+  readAnswer,
+  type AnswerValue,
+  type DecodeOptions,
+} from './codec.ts'

@@ -8,7 +8,7 @@ import { DeadlineQueue } from '../../../src/net/deadlines.ts'
 import { QuorumRead, type ReadContext } from '../../../src/node/read.ts'
 import { ReplicaLatency } from '../../../src/node/replica-latency.ts'
 import { VirtualClock } from '../../../src/runtime/clock.ts'
-import { MemoryStore } from '../../../src/storage/index.ts'
+import { MemoryStore, encodeStorageKey } from '../../../src/storage/index.ts'
 import { encodeEnvelope, updateEnvelope, type Envelope } from '../../../src/versioning/index.ts'
 
 const KEY = Buffer.from('k')
@@ -45,8 +45,8 @@ function setup(self: string, scripts: Record<string, Script>, local?: Envelope, 
       },
     },
   }
-  const read = (r = 2, turn = 0) => new QuorumRead(context, { partition: PARTITION, key: KEY, replicas, n: 3, r, pr: 0, now: 0, timeoutMs: 5000, turn })
-  return { clock, asked, read }
+  const read = (r = 2, turn = 0) => new QuorumRead(context, { partition: PARTITION, key: KEY, replicas, remotes: replicas.map((x) => x.node).filter((x) => x !== self), selfIsReplica: replicas.some((x) => x.node === self), n: 3, r, pr: 0, now: 0, timeoutMs: 5000, turn })
+  return { clock, asked, read, store }
 }
 
 const v1 = updateEnvelope(undefined, undefined, 'a#1', { value: Buffer.from('one'), timestamp: 1 })
@@ -134,6 +134,54 @@ test('a node that is not a replica asks R replicas; R=all asks everyone; too man
   let drained = false
   failing.whenDrained(() => (drained = true))
   assert.ok(drained, 'every asked replica has answered')
+})
+
+test('byte-equal copies end the read as agreed, with no core until asked for; anything else builds the core', async () => {
+  const same = setup('a', { b: { envelope: v2 }, c: { envelope: v2 } }, v2)
+  const r = same.read(2, 0)
+  r.start()
+  assert.is(r.status(), 'pending')
+  await same.clock.advance(2)
+  await r.settled()
+  assert.ok(r.agreed)
+  assert.is(r.status(), 'ok')
+  assert.equal(same.asked, ['b'])
+  assert.equal(r.localBytes, encodeEnvelope(v2), 'the answer is this node\'s stored bytes')
+  // The core built afterwards says what the general read would have said.
+  assert.is(r.core.status(), 'ok')
+  assert.equal(r.core.repairs().blocking, [])
+  assert.equal(r.core.answer()?.siblings.map((s) => Buffer.from(s.value!).toString()), ['two'])
+
+  const absent = setup('a', { b: { envelope: undefined } })
+  const notFound = absent.read(2, 0)
+  notFound.start()
+  await absent.clock.advance(2)
+  await notFound.settled()
+  assert.ok(notFound.agreed, 'two replicas without the key agree too')
+  assert.is(notFound.localBytes, undefined)
+
+  const differs = setup('a', { b: { envelope: v1 }, c: { envelope: v2 } }, v2)
+  const stale = differs.read(2, 0)
+  stale.start()
+  await differs.clock.advance(2)
+  await stale.settled()
+  assert.not.ok(stale.agreed)
+  assert.is(stale.core.status(), 'ok')
+  assert.equal(stale.core.repairs().blocking, ['b'])
+})
+
+test('a copy here that does not decode is not agreed on: another replica is asked at once and the answer is theirs', async () => {
+  const { clock, asked, read, store } = setup('a', { b: { envelope: v2 }, c: { envelope: v2 } })
+  store.backing.put(encodeStorageKey(PARTITION, KEY, store.limits.maxKeyBytes), Buffer.from([9, 9, 9]))
+  const r = read(2, 0)
+  r.start()
+  await clock.advance(2)
+  await r.settled()
+  assert.not.ok(r.agreed)
+  assert.equal(asked, ['b', 'c'], 'c asked as soon as this node\'s copy proved unreadable, not after the speculative delay')
+  assert.ok(clock.now() < 10)
+  assert.is(r.core.status(), 'ok')
+  assert.equal(r.core.answer()?.siblings.map((s) => Buffer.from(s.value!).toString()), ['two'])
 })
 
 test.run()

@@ -7,7 +7,9 @@ import {
   encodeContext,
   encodeEnvelope,
   envelopesEqual,
+  liveSiblings,
   MAX_CONTEXT_CHARS,
+  readAnswer,
   updateEnvelope,
   vv,
   vvEntries,
@@ -133,6 +135,30 @@ test('client context: malformed input is ERR_BAD_CONTEXT saying what is wrong', 
   bad(Buffer.from([1, 1, 1, 0x61, 0]).toString('base64url'), /counter of actor #0 is 0/)
   bad(Buffer.from([1, 0, 9]).toString('base64url'), /1 trailing bytes/)
   bad(Buffer.from([1, 2, 1, 0x62, 1, 1, 0x61, 1]).toString('base64url'), /sorted and unique/)
+})
+
+test('readAnswer: the context and live values a decode would give, read straight from the bytes', () => {
+  let many = updateEnvelope(undefined, undefined, 'ü#7', { value: null, timestamp: 5 })
+  many = updateEnvelope(many, undefined, 'n1#0/2kx', { value: new Uint8Array(3000).fill(9), timestamp: 2 ** 45 })
+  many = updateEnvelope(many, undefined, 'n2#0', { value: bytes(''), timestamp: 7, expiresAt: 150 })
+  const cases: Envelope[] = [{ context: vv(), siblings: [] }, sample(), many]
+  for (const env of cases) {
+    for (const now of [0, 100, 150, 250]) {
+      const encoded = encodeEnvelope(env)
+      const answer = readAnswer(encoded, now)
+      assert.is(answer.context, encodeContext(contextOf(env)))
+      const expected = liveSiblings(env, now).map((s) => ({ value: hex(s.value!), timestamp: s.timestamp, expiresAt: s.expiresAt }))
+      assert.equal(answer.values.map((v) => ({ value: hex(v.value), timestamp: v.timestamp, expiresAt: v.expiresAt })), expected)
+    }
+  }
+})
+
+test('readAnswer: bytes that do not parse are ERR_BAD_ENVELOPE', () => {
+  const good = encodeEnvelope(sample())
+  for (let cut = 0; cut < good.length; cut++) throwsCode(() => readAnswer(good.subarray(0, cut), 0), 'ERR_BAD_ENVELOPE')
+  throwsCode(() => readAnswer(unhex('02 00 00'), 0), 'ERR_BAD_ENVELOPE', /format 2/)
+  throwsCode(() => readAnswer(unhex('01 00 01 05 01 00 00 01 00'), 0), 'ERR_BAD_ENVELOPE', /actor/)
+  throwsCode(() => readAnswer(unhex('01 01 01 61 01 01 00 01 00 00 07'), 0), 'ERR_BAD_ENVELOPE', /kind 7/)
 })
 
 test.run()
