@@ -326,6 +326,44 @@ export function decodeReplicaGetReply(payload: Uint8Array): Buffer | undefined {
   return env
 }
 
+/** A digest read (REPLICA_GET_UNLESS): the coordinator's digest of its copy, undefined when it has none. */
+export interface ReplicaGetUnless extends ReplicaKey {
+  digest: Uint8Array | undefined
+}
+
+export function encodeReplicaGetUnless(q: ReplicaGetUnless): Buffer {
+  return new BinaryWriter(q.key.length + 32).u16(q.partition).bytes(q.key).optionalBytes(q.digest).finish()
+}
+
+export function decodeReplicaGetUnless(payload: Uint8Array): ReplicaGetUnless {
+  const r = new BinaryReader(payload)
+  const q = { partition: r.u16('partition'), key: r.bytes('key'), digest: r.optionalBytes('digest') }
+  r.end()
+  return q
+}
+
+/** The reply: u8 1 = the replica's copy has that digest (or both have none), nothing else; u8 0 + its bytes (optional). */
+export const REPLICA_SAME_REPLY: Buffer = new BinaryWriter(1).u8(1).finish()
+
+export function encodeReplicaGetUnlessReply(envelope: Uint8Array | undefined): Buffer {
+  return new BinaryWriter((envelope?.length ?? 0) + 8).u8(0).optionalBytes(envelope).finish()
+}
+
+export function decodeReplicaGetUnlessReply(payload: Uint8Array): { same: true } | { same: false; envelope: Buffer | undefined } {
+  const r = new BinaryReader(payload, 'ERR_BAD_REPLY')
+  const same = r.u8('same')
+  if (same === 1) {
+    r.end()
+    return SAME
+  }
+  if (same !== 0) throw new RingkvError('ERR_BAD_REPLY', `malformed REPLICA_GET_UNLESS reply: flag ${same}`)
+  const envelope = r.optionalBytes('envelope')
+  r.end()
+  return { same: false, envelope }
+}
+
+const SAME = Object.freeze({ same: true as const })
+
 export interface ReplicaPut extends ReplicaKey {
   envelope: Uint8Array
   /** Reply only once the write is fsynced (for dw). */

@@ -175,7 +175,7 @@ export class Engine {
   readonly #native: NativeEngine
   readonly #durability: Durability
   /** The native point read (crates/napi/src/fastget.rs): copies a value into #readBuffer. */
-  readonly #getInto: (key: Uint8Array, out: Uint8Array) => number
+  readonly #getInto: (key: Uint8Array, out: Uint8Array, digest?: boolean) => number
   /** Reused by every `get`; its own ArrayBuffer (never Node's shared pool). */
   #readBuffer: Buffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
   #turn: Turn | null = null
@@ -246,6 +246,24 @@ export class Engine {
     const value = Buffer.allocUnsafe(n)
     this.#readBuffer.copy(value, 0, 0, n)
     return value
+  }
+
+  /**
+   * The value digest (VALUE_DIGEST_BYTES, see valueDigest) of the live value of `key`, or undefined: what a
+   * replica compares in a digest read, computed where the value lies -- the value itself is not copied out.
+   */
+  digest(key: Key): Buffer | undefined {
+    const k = toBytes(key, 'key')
+    let n: number
+    try {
+      n = this.#getInto(k, this.#readBuffer, true)
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+    if (n < 0) return undefined
+    const digest = Buffer.allocUnsafe(VALUE_DIGEST_BYTES)
+    this.#readBuffer.copy(digest, 0, 0, VALUE_DIGEST_BYTES)
+    return digest
   }
 
   getMany(keys: readonly Key[]): (Buffer | undefined)[] {
@@ -484,6 +502,22 @@ export function ringPositions(keys: readonly Key[]): BigUint64Array {
   const raw = native.ringPositions(packed)
   const aligned = raw.byteOffset % 8 === 0 ? raw : Buffer.from(raw)
   return new BigUint64Array(aligned.buffer, aligned.byteOffset, keys.length)
+}
+
+/** Length of a value digest. */
+export const VALUE_DIGEST_BYTES = 16
+
+const digestInto = native.digester()
+
+/**
+ * The digest replicas compare to tell whether their copies are the same bytes without sending them (digest
+ * reads): xxh3-128, the same function `Engine.digest` applies to stored values. Not cryptographic: equal digests
+ * of unequal copies take crafted values, and then cost a missed read repair that anti-entropy still makes.
+ */
+export function valueDigest(data: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(VALUE_DIGEST_BYTES)
+  digestInto(data, out)
+  return out
 }
 
 export function sha256(data: Uint8Array | string): Buffer {

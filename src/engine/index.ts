@@ -3,6 +3,8 @@ export {
   nativeNoop,
   ringPositions,
   sha256,
+  valueDigest,
+  VALUE_DIGEST_BYTES,
   type BatchOp,
   type Durability,
   type EngineOptions,

@@ -70,7 +70,7 @@ export interface NativeEngine {
    * `getInto(key, out)` returns -1 for a missing key, else the value's length n, having copied the
    * value to out[0..n] when n <= out.length (and left out untouched otherwise).
    */
-  reader(): (key: Uint8Array, out: Uint8Array) => number
+  reader(): (key: Uint8Array, out: Uint8Array, digest?: boolean) => number
   getMany(packedKeys: Uint8Array): Buffer
   put(key: Uint8Array, value: Uint8Array, expiresAt?: number): number
   delete(key: Uint8Array): number
@@ -104,6 +104,8 @@ export interface NativeBinding {
   openHandles(path: string): number
   ringPositions(packedKeys: Uint8Array): Buffer
   sha256(data: Uint8Array): Buffer
+  /** `digestInto(data, out)`: the value digest (16 bytes) of `data` into `out`; returns 16 (crates/napi/src/fastget.rs). */
+  digester(): (data: Uint8Array, out: Uint8Array) => number
 }
 
 function load(): NativeBinding {

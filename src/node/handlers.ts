@@ -5,6 +5,7 @@ import { RingkvError } from '../errors.ts'
 import {
   decodeGetRequest,
   decodeReplicaGet,
+  decodeReplicaGetUnless,
   decodeReplicaPut,
   decodeReplicaScan,
   decodeScanRequest,
@@ -13,6 +14,8 @@ import {
   encodeGetReply,
   encodePutReply,
   encodeReplicaGetReply,
+  encodeReplicaGetUnlessReply,
+  REPLICA_SAME_REPLY,
   encodeReplicaPutReply,
   encodeReplicaScanReply,
   encodeRingReply,
@@ -114,6 +117,18 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
         const q = decodeReplicaGet(payload)
         // The stored bytes as they are: the coordinator decodes them (or finds them equal to its own copy).
         return encodeReplicaGetReply(store.getBytes(q.partition, q.key))
+      },
+    ],
+    [
+      MessageType.REPLICA_GET_UNLESS,
+      (payload) => {
+        const q = decodeReplicaGetUnless(payload)
+        // The digest is computed where the value lies; the bytes are read out only when they differ.
+        const digest = store.getDigest(q.partition, q.key)
+        if (digest === undefined ? q.digest === undefined : q.digest !== undefined && Buffer.compare(digest, q.digest) === 0) {
+          return REPLICA_SAME_REPLY
+        }
+        return encodeReplicaGetUnlessReply(store.getBytes(q.partition, q.key))
       },
     ],
     [

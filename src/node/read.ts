@@ -11,16 +11,25 @@
 //
 // Bytes before envelopes. A replica sends its stored bytes as they are (no decode, no encode), and equal
 // envelopes have equal canonical encodings. The common read -- the coordinator holds the key and one more reply
-// completes the quorum -- keeps its own copy as bytes and starts no read core: when that reply is byte-equal,
-// the read is over (`agreed`), nothing needs repair, and the answer is read straight from the bytes
-// (readAnswer): no envelope is decoded at all. Anything else (a different copy, a failure, the speculative
-// delay passing) builds the core from what came so far and goes on as the general read.
+// completes the quorum -- keeps its own copy as bytes and starts no read core, and asks that replica with a
+// digest read (REPLICA_GET_UNLESS, Cassandra's digest requests in one round trip): "your copy, unless its
+// digest is this one". When the replica answers 'same', the read is over (`agreed`), nothing needs repair, and
+// the answer is read straight from the local bytes (readAnswer): no value crosses the network twice and no
+// envelope is decoded at all. Anything else (a different copy, which comes back in the same reply; a failure;
+// the speculative delay passing) builds the core from what came so far and goes on as the general read, with
+// plain REPLICA_GETs. A replica too old to know digest reads is asked again the plain way.
 //
 // Deadlines. Every remote request carries the read's timeout (the RPC layer fails it with ERR_TIMEOUT), so a
 // read needs no timer of its own; the speculative delay lives in one shared DeadlineQueue (one timer for all
 // reads), not a timer per read.
 import { RingkvError } from '../errors.ts'
-import { decodeReplicaGetReply, encodeReplicaGet } from '../cluster/messages.ts'
+import {
+  decodeReplicaGetReply,
+  decodeReplicaGetUnlessReply,
+  encodeReplicaGet,
+  encodeReplicaGetUnless,
+} from '../cluster/messages.ts'
+import { valueDigest } from '../engine/index.ts'
 import { ReadCore } from '../coordinator/index.ts'
 import type { DeadlineQueue, Expirable } from '../net/deadlines.ts'
 import { MessageType } from '../protocol/message-types.ts'
@@ -216,10 +225,55 @@ export class QuorumRead implements Expirable {
 
   #askNext(): void {
     const node = this.#unasked.shift()!
-    this.#payload ??= encodeReplicaGet({ partition: this.#q.partition, key: this.#q.key })
     this.#outstanding++
     const sentAt = this.#c.clock.monotonic()
-    this.#c.peers.request(node, MessageType.REPLICA_GET, this.#payload, this.#q.timeoutMs).then(
+    const { partition, key, timeoutMs } = this.#q
+    const answered = (bytes: Uint8Array | undefined): void => {
+      let envelope: Envelope | undefined
+      try {
+        envelope = bytes === undefined ? undefined : sameBytes(bytes, this.#localBytes) ? this.#local() : decodeEnvelope(bytes)
+      } catch (e) {
+        this.#settle(node, false, undefined, codeOf(e))
+        return
+      }
+      this.#settle(node, true, envelope, '')
+    }
+    if (this.#core === undefined) {
+      // The read may still end agreed: a digest read.
+      const local = this.#localBytes
+      const payload = encodeReplicaGetUnless({ partition, key, digest: local === undefined ? undefined : valueDigest(local) })
+      this.#c.peers.request(node, MessageType.REPLICA_GET_UNLESS, payload, timeoutMs).then(
+        (reply) => {
+          this.#c.latency.record(this.#c.clock.monotonic() - sentAt)
+          let outcome
+          try {
+            outcome = decodeReplicaGetUnlessReply(reply)
+          } catch (e) {
+            this.#settle(node, false, undefined, codeOf(e))
+            return
+          }
+          if (!outcome.same) answered(outcome.envelope)
+          else if (this.#core === undefined) {
+            this.#agreed = true
+            this.#settle(node, true, undefined, '')
+          } else answered(local) // the core was built meanwhile (speculation): 'same' means this node's copy
+        },
+        (e: unknown) => {
+          if (codeOf(e) !== 'ERR_UNKNOWN_MESSAGE') {
+            this.#settle(node, false, undefined, codeOf(e))
+            return
+          }
+          // A replica of an older release: ask it the plain way.
+          this.#outstanding--
+          void this.core
+          this.#unasked.unshift(node)
+          this.#askNext()
+        },
+      )
+      return
+    }
+    this.#payload ??= encodeReplicaGet({ partition, key })
+    this.#c.peers.request(node, MessageType.REPLICA_GET, this.#payload, timeoutMs).then(
       (reply) => {
         this.#c.latency.record(this.#c.clock.monotonic() - sentAt)
         let bytes: Uint8Array | undefined
@@ -229,19 +283,7 @@ export class QuorumRead implements Expirable {
           this.#settle(node, false, undefined, codeOf(e))
           return
         }
-        if (this.#core === undefined && sameBytes(bytes, this.#localBytes)) {
-          this.#agreed = true
-          this.#settle(node, true, undefined, '')
-          return
-        }
-        let envelope: Envelope | undefined
-        try {
-          envelope = bytes === undefined ? undefined : sameBytes(bytes, this.#localBytes) ? this.#local() : decodeEnvelope(bytes)
-        } catch (e) {
-          this.#settle(node, false, undefined, codeOf(e))
-          return
-        }
-        this.#settle(node, true, envelope, '')
+        answered(bytes)
       },
       (e: unknown) => this.#settle(node, false, undefined, codeOf(e)),
     )

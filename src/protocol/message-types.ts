@@ -69,6 +69,13 @@ export const MessageType = Object.freeze({
   ADMIN_DECOMMISSION: 51,
   /** `ringkv abort`: discard a pending ring change whose driving node is gone; the current ring stays. */
   ADMIN_ABORT: 52,
+
+  // Reads.
+  /**
+   * A digest read: "send me your copy unless its digest is this one". Answered with 'same' (nothing sent) or the
+   * replica's stored bytes, so replicas that agree exchange 16 bytes instead of the value.
+   */
+  REPLICA_GET_UNLESS: 53,
 } as const)
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 

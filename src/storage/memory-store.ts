@@ -12,6 +12,7 @@ import type { Envelope, VersionVector, Write } from '../versioning/index.ts'
 import { storeLimits, writeLimits, type StoreLimits, type WriteLimits } from './limits.ts'
 import { KEY_EPOCHS_STORAGE_KEY, KeyEpochs } from './key-epochs.ts'
 import { DigestBuilder, assertSegments, entryHash, leafSet, segmentOf, type EntryHash, type PartitionDigest } from './merkle.ts'
+import { valueDigest } from '../engine/index.ts'
 import {
   closedError,
   decodeStorageKey,
@@ -132,6 +133,11 @@ export class MemoryStore implements ReplicaStore {
     this.#stats.gets++
     // Stored bytes are never mutated, only replaced: handing them out is safe for a reader that does not write.
     return this.backing.get(storageKey)
+  }
+
+  getDigest(partition: number, key: Uint8Array): Uint8Array | undefined {
+    const bytes = this.getBytes(partition, key)
+    return bytes === undefined ? undefined : valueDigest(bytes)
   }
 
   update(

@@ -105,6 +105,13 @@ export class NativeStore implements ReplicaStore {
     return this.engine.get(storageKey)
   }
 
+  getDigest(partition: number, key: Uint8Array): Uint8Array | undefined {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    this.#stats.gets++
+    return this.engine.digest(storageKey)
+  }
+
   update(
     partition: number,
     key: Uint8Array,

@@ -157,6 +157,11 @@ export interface ReplicaStore {
    */
   getBytes(partition: number, key: Uint8Array): Uint8Array | undefined
   /**
+   * Synchronous. The value digest (src/engine valueDigest) of what getBytes would return, or undefined when the key
+   * is absent: what a replica compares in a digest read without reading the bytes out.
+   */
+  getDigest(partition: number, key: Uint8Array): Uint8Array | undefined
+  /**
    * The coordinator's write, atomic within one synchronous turn:
    * stored' = updateEnvelope(stored, context, keyActor, write), where `actor` is the issuer ("<node>#<epoch>")
    * and keyActor its key epoch for this key (key-epochs.ts): the one of the stored envelope while the store holds

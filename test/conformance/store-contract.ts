@@ -8,6 +8,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { isRingkvError } from '../../src/errors.ts'
+import { valueDigest, VALUE_DIGEST_BYTES } from '../../src/engine/index.ts'
 import {
   contextOf,
   createEnvelope,
@@ -124,6 +125,20 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.ok(Buffer.from(store.getBytes(7, b('k'))!).equals(Buffer.from(encodeEnvelope(merged.stored))), 'a merge changes the bytes')
     throwsCode(() => store.getBytes(-1, b('k')), 'ERR_BAD_REQUEST')
     await merged.durable
+  })
+
+  withStore('getDigest: the value digest of what getBytes returns, computed in place; undefined when absent', async ({ store }) => {
+    assert.is(store.getDigest(7, b('k')), undefined)
+    const r = store.update(7, b('k'), undefined, 'n1#0', w('hello'))
+    const first = store.getDigest(7, b('k'))!
+    assert.is(first.length, VALUE_DIGEST_BYTES)
+    assert.ok(Buffer.from(first).equals(valueDigest(store.getBytes(7, b('k'))!)))
+    const big = store.update(7, b('big'), undefined, 'n1#0', { value: new Uint8Array(300_000).fill(3), timestamp: 1 })
+    assert.ok(Buffer.from(store.getDigest(7, b('big'))!).equals(valueDigest(store.getBytes(7, b('big'))!)), 'values beyond the read buffer too')
+    const merged = store.merge(7, b('k'), updateEnvelope(undefined, undefined, 'n2#0', w('other')))
+    assert.not.ok(Buffer.from(store.getDigest(7, b('k'))!).equals(first), 'another copy, another digest')
+    assert.is(store.getDigest(8, b('k')), undefined, 'another partition is another key')
+    await Promise.all([r.durable, big.durable, merged.durable])
   })
 
   withStore("update returns the stored envelope's encoding; merge writes the incoming bytes when the result is the incoming envelope", async ({ store }) => {

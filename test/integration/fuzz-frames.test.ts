@@ -13,7 +13,7 @@ import { startCluster, type TestCluster } from './harness.ts'
 
 // Every message a peer may send, except the admin commands (join, decommission, repair), which take no
 // payload to be malformed and whose whole point is to act.
-const APP_TYPES = [16, 17, 18, 19, 20, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 44, 48, 49, 999]
+const APP_TYPES = [16, 17, 18, 19, 20, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 44, 48, 49, 53, 999]
 
 function hello(): Buffer {
   return encodeFrame({

@@ -18,6 +18,7 @@ import { join } from 'node:path'
 import { connect, type Client } from '../../src/client/index.ts'
 import type { KvService } from '../../src/cluster/api.ts'
 import { RingkvError } from '../../src/errors.ts'
+import { valueDigest } from '../../src/engine/index.ts'
 import { StreamTransport } from '../../src/net/stream-transport.ts'
 import { NODE_FILE } from '../../src/node/epoch.ts'
 import { startNode, type RingkvNode } from '../../src/node/node.ts'
@@ -601,6 +602,15 @@ export function delegateStore(inner: ReplicaStore, overrides: Partial<Omit<Repli
     },
     get: overrides.get ?? ((p, k) => inner.get(p, k)),
     getBytes: overrides.getBytes ?? ((p, k) => inner.getBytes(p, k)),
+    // What the (possibly overridden) getBytes returns, digested: a planted read bug shows in digest reads too.
+    getDigest:
+      overrides.getDigest ??
+      (overrides.getBytes === undefined
+        ? (p, k) => inner.getDigest(p, k)
+        : (p, k) => {
+            const bytes = overrides.getBytes!(p, k)
+            return bytes === undefined ? undefined : valueDigest(bytes)
+          }),
     update: overrides.update ?? ((p, k, context, actor, write, limits) => inner.update(p, k, context, actor, write, limits)),
     merge: overrides.merge ?? ((p, k, incoming, incomingBytes) => inner.merge(p, k, incoming, incomingBytes)),
     scan: overrides.scan ?? ((p, o) => inner.scan(p, o)),

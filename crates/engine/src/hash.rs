@@ -14,6 +14,17 @@ pub fn ring_position(key: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// Length of `value_digest`.
+pub const VALUE_DIGEST_BYTES: usize = 16;
+
+/// What replicas compare to tell whether their copies of a key are the same bytes without sending
+/// them (digest reads): xxh3-128, big-endian. Not a cryptographic hash -- equal digests of unequal
+/// copies only happen for crafted values, and then cost a missed read repair that anti-entropy
+/// (SHA-256 Merkle trees) still makes -- and ~20x cheaper than SHA-256 on a 1 KiB value here.
+pub fn value_digest(data: &[u8]) -> [u8; VALUE_DIGEST_BYTES] {
+    xxhash_rust::xxh3::xxh3_128(data).to_be_bytes()
+}
+
 pub fn ring_positions<'a>(keys: impl IntoIterator<Item = &'a [u8]>) -> Vec<u64> {
     keys.into_iter().map(ring_position).collect()
 }
@@ -21,6 +32,16 @@ pub fn ring_positions<'a>(keys: impl IntoIterator<Item = &'a [u8]>) -> Vec<u64> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn value_digest_is_xxh3_128_big_endian() {
+        // XXH3-128 of the empty input, as published by the reference implementation.
+        assert_eq!(
+            value_digest(b""),
+            0x99aa_06d3_0147_98d8_6001_c324_468d_497fu128.to_be_bytes()
+        );
+        assert_ne!(value_digest(b"a"), value_digest(b"b"));
+    }
 
     #[test]
     fn position_is_the_first_eight_digest_bytes() {

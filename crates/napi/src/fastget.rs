@@ -13,12 +13,18 @@
 //! function can only ever reach the engine it was made for, and a closed handle (slot emptied by
 //! `close`) answers ERR_CLOSED like every other call.
 //!
-//! JavaScript signature: `getInto(key: Uint8Array, out: Uint8Array): number`
+//! JavaScript signature: `getInto(key: Uint8Array, out: Uint8Array, digest?: boolean): number`
 //! - `-1`: no live value for the key;
 //! - `n >= 0`: the value is `n` bytes long; when `n <= out.length` it was copied to `out[0..n]`,
 //!   otherwise `out` is untouched and the caller must read again with a larger buffer;
+//! - with `digest` true, the value is not copied: its `value_digest` (16 bytes) is written to
+//!   `out[0..16]` and 16 returned (a digest read: a replica tells whether its copy equals the
+//!   coordinator's without sending it);
 //! - an error (closed engine, corruption, non-Uint8Array argument) is thrown with the usual
 //!   `[ERR_X]` message prefix.
+//!
+//! `digestInto(data: Uint8Array, out: Uint8Array): number` (from `digester()`) writes the same
+//! digest of bytes JavaScript holds to `out[0..16]` and returns 16.
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -27,6 +33,8 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::{FromNapiValue, JsError, Unknown};
 use napi::{sys, Env, Result};
+
+use ringkv_engine::hash::{value_digest, VALUE_DIGEST_BYTES};
 
 use crate::engine::DbSlot;
 use crate::errors::{invalid, to_js};
@@ -65,8 +73,8 @@ unsafe fn u8_array(
 
 /// The callback body; `Ok(None)` is a missing key.
 unsafe fn get_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<Option<usize>> {
-    let mut argc = 2usize;
-    let mut argv = [ptr::null_mut(); 2];
+    let mut argc = 3usize;
+    let mut argv = [ptr::null_mut(); 3];
     let mut data: *mut c_void = ptr::null_mut();
     // SAFETY: valid env and callback info; argv has room for argc values.
     let status = unsafe {
@@ -91,6 +99,14 @@ unsafe fn get_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<
     // SAFETY: argv holds the two arguments (missing ones are `undefined`, which fails the check).
     let (key_ptr, key_len) = unsafe { u8_array(env, argv[0], "key")? };
     let (out_ptr, out_len) = unsafe { u8_array(env, argv[1], "out")? };
+    let mut digest = false;
+    if argc >= 3 {
+        // SAFETY: valid env and value; a non-boolean (undefined) leaves `digest` false.
+        unsafe { sys::napi_get_value_bool(env, argv[2], &mut digest) };
+    }
+    if digest && out_len < VALUE_DIGEST_BYTES {
+        return Err(invalid(format!("getInto: a digest needs an output of {VALUE_DIGEST_BYTES} bytes")));
+    }
     // The key is read while the value is written: if JavaScript passed overlapping views, read a
     // copy of the key instead, so the two never alias.
     let overlap = key_len > 0
@@ -113,6 +129,12 @@ unsafe fn get_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<
     let guard = slot.read().map_err(|_| crate::errors::closed())?;
     let db = guard.as_ref().ok_or_else(crate::errors::closed)?;
     db.get_with(key, |v| {
+        if digest {
+            let d = value_digest(v);
+            // SAFETY: `out` has room for the digest (checked above); `d` is a local.
+            unsafe { ptr::copy_nonoverlapping(d.as_ptr(), out_ptr, VALUE_DIGEST_BYTES) };
+            return VALUE_DIGEST_BYTES;
+        }
         if v.len() <= out_len && !v.is_empty() {
             // SAFETY: `out` has room for `v`, and does not overlap `key` (copied above if it did)
             // nor the engine's memory.
@@ -200,6 +222,96 @@ pub fn reader<'env>(env: &'env Env, slot: &Arc<DbSlot>) -> Result<Unknown<'env>>
         return Err(napi::Error::new(
             napi::Status::from(status),
             "napi_add_finalizer failed",
+        ));
+    }
+    // SAFETY: `function` is a valid value of this env.
+    unsafe { Unknown::from_napi_value(env.raw(), function) }
+}
+
+unsafe fn digest_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<usize> {
+    let mut argc = 2usize;
+    let mut argv = [ptr::null_mut(); 2];
+    // SAFETY: valid env and callback info; argv has room for argc values.
+    let status = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    if status != sys::Status::napi_ok || argc < 2 {
+        return Err(invalid("digestInto takes the bytes and an output buffer"));
+    }
+    // SAFETY: argv holds the two arguments (missing ones are `undefined`, which fails the check).
+    let (data_ptr, data_len) = unsafe { u8_array(env, argv[0], "data")? };
+    let (out_ptr, out_len) = unsafe { u8_array(env, argv[1], "out")? };
+    if out_len < VALUE_DIGEST_BYTES {
+        return Err(invalid(format!("digestInto needs an output of {VALUE_DIGEST_BYTES} bytes")));
+    }
+    let data: &[u8] = if data_len == 0 {
+        &[]
+    } else {
+        // SAFETY: a typed array's bytes stay put during a synchronous call (no JavaScript runs).
+        unsafe { std::slice::from_raw_parts(data_ptr, data_len) }
+    };
+    // Hashed before anything is written, so overlapping views cannot change the result.
+    let d = value_digest(data);
+    // SAFETY: `out` has room for the digest; `d` is a local.
+    unsafe { ptr::copy_nonoverlapping(d.as_ptr(), out_ptr, VALUE_DIGEST_BYTES) };
+    Ok(VALUE_DIGEST_BYTES)
+}
+
+unsafe extern "C" fn digest_into_callback(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with a valid env and callback info.
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { digest_into(env, info) }));
+    let answer = match outcome {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => {
+            // SAFETY: throwing on the callback's own env.
+            unsafe { JsError::from(e).throw_into(env) };
+            return ptr::null_mut();
+        }
+        Err(_) => {
+            let e = napi::Error::new(
+                napi::Status::GenericFailure,
+                "[ERR_INTERNAL] panic in digestInto".to_string(),
+            );
+            // SAFETY: as above.
+            unsafe { JsError::from(e).throw_into(env) };
+            return ptr::null_mut();
+        }
+    };
+    let mut result = ptr::null_mut();
+    // SAFETY: valid env, out-pointer to a local.
+    unsafe { sys::napi_create_int32(env, answer as i32, &mut result) };
+    result
+}
+
+/// Makes the `digestInto` function (no state: it only hashes what it is given).
+pub fn digester<'env>(env: &'env Env) -> Result<Unknown<'env>> {
+    let mut function = ptr::null_mut();
+    let name = "digestInto";
+    // SAFETY: valid env; the name is passed with its length; no callback data.
+    let status = unsafe {
+        sys::napi_create_function(
+            env.raw(),
+            name.as_ptr().cast(),
+            name.len() as isize,
+            Some(digest_into_callback),
+            ptr::null_mut(),
+            &mut function,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        return Err(napi::Error::new(
+            napi::Status::from(status),
+            "napi_create_function failed",
         ));
     }
     // SAFETY: `function` is a valid value of this env.

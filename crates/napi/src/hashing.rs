@@ -20,3 +20,9 @@ pub fn ring_positions<'env>(env: &'env Env, packed_keys: &[u8]) -> Result<Buffer
 pub fn sha256<'env>(env: &'env Env, data: &[u8]) -> Result<BufferSlice<'env>> {
     BufferSlice::copy_from(env, ringkv_engine::hash::sha256(data)).map_err(crate::errors::from_napi)
 }
+
+/// The `digestInto(data, out)` function (see `fastget`): the digest replicas compare in digest reads.
+#[napi]
+pub fn digester(env: &Env) -> Result<napi::bindgen_prelude::Unknown<'_>> {
+    crate::fastget::digester(env)
+}

@@ -3,7 +3,15 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RingkvError } from '../../../src/errors.ts'
-import { decodeReplicaGet, encodeReplicaGetReply } from '../../../src/cluster/messages.ts'
+import {
+  decodeReplicaGet,
+  decodeReplicaGetUnless,
+  encodeReplicaGetReply,
+  encodeReplicaGetUnlessReply,
+  REPLICA_SAME_REPLY,
+} from '../../../src/cluster/messages.ts'
+import { valueDigest } from '../../../src/engine/index.ts'
+import { MessageType } from '../../../src/protocol/message-types.ts'
 import { DeadlineQueue } from '../../../src/net/deadlines.ts'
 import { QuorumRead, type ReadContext } from '../../../src/node/read.ts'
 import { ReplicaLatency } from '../../../src/node/replica-latency.ts'
@@ -16,13 +24,15 @@ const PARTITION = 7
 const replicas = ['a', 'b', 'c'].map((node) => ({ node, primary: true }))
 
 /** How each peer answers: with an envelope (or undefined: not found) after `delayMs`, or with an error code. */
-type Script = { envelope?: Envelope; delayMs?: number; code?: string; never?: boolean }
+type Script = { envelope?: Envelope; delayMs?: number; code?: string; never?: boolean; oldRelease?: boolean }
 
 function setup(self: string, scripts: Record<string, Script>, local?: Envelope, down: readonly string[] = []) {
   const clock = new VirtualClock()
   const store = new MemoryStore()
   if (local !== undefined) store.merge(PARTITION, KEY, local)
   const asked: string[] = []
+  /** What each request was: a digest read or a plain one. */
+  const kinds: string[] = []
   const context: ReadContext = {
     self,
     store,
@@ -31,22 +41,36 @@ function setup(self: string, scripts: Record<string, Script>, local?: Envelope, 
     speculation: new DeadlineQueue<QuorumRead>(clock, (read) => read.speculate()),
     isAlive: (node) => !down.includes(node),
     peers: {
-      request: (node, _type, payload) => {
+      request: (node, type, payload) => {
         asked.push(node)
-        assert.equal(decodeReplicaGet(payload), { partition: PARTITION, key: KEY })
         const s = scripts[node] ?? {}
+        const stored = s.envelope === undefined ? undefined : encodeEnvelope(s.envelope)
+        let answer: Buffer
+        if (type === MessageType.REPLICA_GET_UNLESS) {
+          const q = decodeReplicaGetUnless(payload)
+          assert.equal({ partition: q.partition, key: q.key }, { partition: PARTITION, key: KEY })
+          kinds.push('digest')
+          const same = stored === undefined ? q.digest === undefined : q.digest !== undefined && valueDigest(stored).equals(q.digest)
+          answer = same ? REPLICA_SAME_REPLY : encodeReplicaGetUnlessReply(stored)
+        } else {
+          assert.is(type, MessageType.REPLICA_GET)
+          assert.equal(decodeReplicaGet(payload), { partition: PARTITION, key: KEY })
+          kinds.push('plain')
+          answer = encodeReplicaGetReply(stored)
+        }
         if (s.never) return new Promise<Buffer>(() => {})
         return new Promise<Buffer>((resolve, reject) => {
           clock.setTimeout(() => {
             if (s.code !== undefined) reject(new RingkvError(s.code, `${node} failed`))
-            else resolve(encodeReplicaGetReply(s.envelope === undefined ? undefined : encodeEnvelope(s.envelope)))
+            else if (s.oldRelease === true && type === MessageType.REPLICA_GET_UNLESS) reject(new RingkvError('ERR_UNKNOWN_MESSAGE', 'no handler'))
+            else resolve(answer)
           }, s.delayMs ?? 1)
         })
       },
     },
   }
   const read = (r = 2, turn = 0) => new QuorumRead(context, { partition: PARTITION, key: KEY, replicas, remotes: replicas.map((x) => x.node).filter((x) => x !== self), selfIsReplica: replicas.some((x) => x.node === self), n: 3, r, pr: 0, now: 0, timeoutMs: 5000, turn })
-  return { clock, asked, read, store }
+  return { clock, asked, kinds, read, store }
 }
 
 const v1 = updateEnvelope(undefined, undefined, 'a#1', { value: Buffer.from('one'), timestamp: 1 })
@@ -94,7 +118,7 @@ test('a replica believed down is asked last, whichever turn it is', async () => 
 })
 
 test('a read still short of its quorum after the replicas p99 asks one more replica', async () => {
-  const { clock, asked, read } = setup('a', { b: { never: true }, c: { envelope: v1 } }, v1)
+  const { clock, asked, kinds, read } = setup('a', { b: { never: true }, c: { envelope: v1 } }, v1)
   const r = read(2, 0)
   r.start()
   assert.equal(asked, ['b'])
@@ -105,6 +129,7 @@ test('a read still short of its quorum after the replicas p99 asks one more repl
   await clock.advance(2)
   await r.settled()
   assert.is(r.core.status(), 'ok')
+  assert.equal(kinds, ['digest', 'plain'], 'once speculating, the read is the general one')
 })
 
 test('a node that is not a replica asks R replicas; R=all asks everyone; too many failures fail the read', async () => {
@@ -146,6 +171,7 @@ test('byte-equal copies end the read as agreed, with no core until asked for; an
   assert.ok(r.agreed)
   assert.is(r.status(), 'ok')
   assert.equal(same.asked, ['b'])
+  assert.equal(same.kinds, ['digest'], 'one digest read: the value never crossed the network')
   assert.equal(r.localBytes, encodeEnvelope(v2), 'the answer is this node\'s stored bytes')
   // The core built afterwards says what the general read would have said.
   assert.is(r.core.status(), 'ok')
@@ -166,8 +192,21 @@ test('byte-equal copies end the read as agreed, with no core until asked for; an
   await differs.clock.advance(2)
   await stale.settled()
   assert.not.ok(stale.agreed)
+  assert.equal(differs.asked, ['b'], 'the differing copy came back in the digest read\'s own reply')
   assert.is(stale.core.status(), 'ok')
   assert.equal(stale.core.repairs().blocking, ['b'])
+})
+
+test('a replica of an older release, without digest reads, is asked again the plain way', async () => {
+  const { clock, asked, kinds, read } = setup('a', { b: { envelope: v2, oldRelease: true }, c: { envelope: v2 } }, v2)
+  const r = read(2, 0)
+  r.start()
+  await clock.advance(3)
+  await r.settled()
+  assert.equal(asked, ['b', 'b'])
+  assert.equal(kinds, ['digest', 'plain'])
+  assert.is(r.status(), 'ok')
+  assert.equal(r.core.repairs().blocking, [])
 })
 
 test('a copy here that does not decode is not agreed on: another replica is asked at once and the answer is theirs', async () => {

@@ -95,6 +95,7 @@ test('message type table is append-only and named', () => {
       ADMIN_JOIN: 50,
       ADMIN_DECOMMISSION: 51,
       ADMIN_ABORT: 52,
+      REPLICA_GET_UNLESS: 53,
     },
   )
   assert.is(messageTypeName(1), 'PING')
