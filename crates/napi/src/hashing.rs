@@ -26,3 +26,9 @@ pub fn sha256<'env>(env: &'env Env, data: &[u8]) -> Result<BufferSlice<'env>> {
 pub fn digester(env: &Env) -> Result<napi::bindgen_prelude::Unknown<'_>> {
     crate::fastget::digester(env)
 }
+
+/// The `ringWord(key)` function (see `fastget`): the first 32 bits of SHA-256(key), for partition lookups.
+#[napi(js_name = "ringHasher")]
+pub fn ring_hasher(env: &Env) -> Result<napi::bindgen_prelude::Unknown<'_>> {
+    crate::fastget::ring_hasher(env)
+}

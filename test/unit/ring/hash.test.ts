@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import crypto from 'node:crypto'
+import { digestPrefixPortable } from '../../../src/ring/hash.ts'
 import { keyPosition, partitionOf, partitionOfPosition, partitionRange, partitionsOf, partitionStart } from '../../../src/ring/index.ts'
 import { throwsCode } from './helpers.ts'
 
@@ -22,6 +23,16 @@ test('the partition is the top log2(Q) bits of the position', () => {
     for (const q of [1, 2, 64, 4096, 65536]) {
       assert.is(partitionOf(utf8(key), q), partitionOfPosition(keyPosition(utf8(key)), q), `${key} q=${q}`)
     }
+  }
+})
+
+test('partitions from the native hash equal those from node:crypto, for any key (views and large keys too)', () => {
+  const keys: Uint8Array[] = [new Uint8Array(0), new Uint8Array(70_000).fill(1), Buffer.from('xxkeyxx').subarray(2, 5)]
+  for (let i = 0; i < 2000; i++) keys.push(crypto.randomBytes(i % 97))
+  for (const key of keys) {
+    const word = digestPrefixPortable(key)
+    assert.is(word, crypto.createHash('sha256').update(key).digest().readUInt32BE(0))
+    for (const q of [1, 2, 4096, 65536]) assert.is(partitionOf(key, q), q === 1 ? 0 : word >>> (32 - Math.log2(q)))
   }
 })
 
