@@ -176,6 +176,8 @@ export class Engine {
   readonly #durability: Durability
   /** The native point read (crates/napi/src/fastget.rs): copies a value into #readBuffer. */
   readonly #getInto: (key: Uint8Array, out: Uint8Array, digest?: boolean) => number
+  /** The native put (crates/napi/src/fastget.rs): one hand-written Node-API call, the value written from this memory. */
+  readonly #putFrom: (key: Uint8Array, value: Uint8Array, expiresAt: number) => number
   /** Reused by every `get`; its own ArrayBuffer (never Node's shared pool). */
   #readBuffer: Buffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
   #turn: Turn | null = null
@@ -185,6 +187,7 @@ export class Engine {
     this.#native = handle
     this.#durability = handle.durability as Durability
     this.#getInto = handle.reader()
+    this.#putFrom = handle.writer()
   }
 
   /**
@@ -278,7 +281,7 @@ export class Engine {
 
   put(key: Key, value: Uint8Array | string, options?: WriteOptions): Promise<void> {
     try {
-      const lsn = this.#native.put(toBytes(key, 'key'), toBytes(value, 'value'), expiryOf(options) || undefined)
+      const lsn = this.#putFrom(toBytes(key, 'key'), toBytes(value, 'value'), expiryOf(options))
       return this.#durable(lsn)
     } catch (e) {
       return Promise.reject(toRingkvError(e))

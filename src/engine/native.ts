@@ -71,6 +71,8 @@ export interface NativeEngine {
    * value to out[0..n] when n <= out.length (and left out untouched otherwise).
    */
   reader(): (key: Uint8Array, out: Uint8Array, digest?: boolean) => number
+  /** The put fast path: `putFrom(key, value, expiresAt)` (0: no expiry) returns the log position (crates/napi/src/fastget.rs). */
+  writer(): (key: Uint8Array, value: Uint8Array, expiresAt: number) => number
   getMany(packedKeys: Uint8Array): Buffer
   put(key: Uint8Array, value: Uint8Array, expiresAt?: number): number
   delete(key: Uint8Array): number

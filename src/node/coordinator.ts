@@ -362,12 +362,12 @@ export class Coordinator implements KvService {
       return this.#forward([...alive, ...replicas.filter((x) => !alive.includes(x))], k, value, options, hops, timeoutMs)
     }
     const now = this.#d.clock.now()
-    const stored = this.#d.store.get(partition, k)
     // A delete without a context removes what this replica has seen (Riak's delete reads first too);
     // a put without one becomes a sibling, as Dynamo's semantics ask. In lww keyspaces every write
-    // supersedes what is stored.
-    const supersedeStored = stored !== undefined && (this.#d.keyspace.lww || (value === null && context === undefined))
-    const effectiveContext = supersedeStored ? contextOf(stored) : context
+    // supersedes what is stored. Only those read the stored copy here (update reads it again anyway).
+    const supersedeStored = this.#d.keyspace.lww || (value === null && context === undefined)
+    const stored = supersedeStored ? this.#d.store.get(partition, k) : undefined
+    const effectiveContext = stored !== undefined ? contextOf(stored) : context
     const write = { value, timestamp: now, expiresAt: ttlMs > 0 ? now + ttlMs : 0 }
     const local = this.#d.store.update(partition, k, effectiveContext, this.#d.actor, write, {
       warnSiblings: this.#d.keyspace.warnSiblings,

@@ -353,6 +353,12 @@ impl NativeEngine {
         })
     }
 
+    /// The put fast path for this handle: `putFrom(key, value, expiresAt): number` (see `fastget`).
+    #[napi]
+    pub fn writer<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        crate::fastget::writer(env, &self.db)
+    }
+
     /// The point-read fast path for this handle: `getInto(key, out): number` (see `fastget`).
     #[napi]
     pub fn reader<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {

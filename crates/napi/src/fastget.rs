@@ -26,6 +26,10 @@
 //! `digestInto(data: Uint8Array, out: Uint8Array): number` (from `digester()`) writes the same
 //! digest of bytes JavaScript holds to `out[0..16]` and returns 16.
 //!
+//! `putFrom(key: Uint8Array, value: Uint8Array, expiresAt: number): number` (from
+//! `NativeEngine.writer()`) is `put` through the same kind of callback: the log position to wait
+//! on; `expiresAt` 0 for none. The engine writes it from these slices, with no batch built.
+//!
 //! `ringWord(key: Uint8Array): number` (from `ringHasher()`) is the first 32 bits of SHA-256(key),
 //! big-endian, as an unsigned number: what every request hashes to find its partition, ~10x
 //! cheaper than node:crypto's one-shot hash (which builds a Buffer for the whole digest).
@@ -186,9 +190,23 @@ unsafe extern "C" fn finalize_slot(_env: sys::napi_env, data: *mut c_void, _hint
 
 /// Makes the `getInto` function for an engine slot.
 pub fn reader<'env>(env: &'env Env, slot: &Arc<DbSlot>) -> Result<Unknown<'env>> {
+    slot_function(env, slot, "getInto", get_into_callback)
+}
+
+/// Makes the `putFrom` function for an engine slot.
+pub fn writer<'env>(env: &'env Env, slot: &Arc<DbSlot>) -> Result<Unknown<'env>> {
+    slot_function(env, slot, "putFrom", put_from_callback)
+}
+
+/// A raw function whose callback data is (a box of) the engine slot, freed by a finalizer.
+fn slot_function<'env>(
+    env: &'env Env,
+    slot: &Arc<DbSlot>,
+    name: &str,
+    callback: unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value,
+) -> Result<Unknown<'env>> {
     let data = Box::into_raw(Box::new(Arc::clone(slot)));
     let mut function = ptr::null_mut();
-    let name = "getInto";
     // SAFETY: valid env; the name is passed with its length; `data` outlives the function (freed
     // by the finalizer registered next).
     let status = unsafe {
@@ -196,7 +214,7 @@ pub fn reader<'env>(env: &'env Env, slot: &Arc<DbSlot>) -> Result<Unknown<'env>>
             env.raw(),
             name.as_ptr().cast(),
             name.len() as isize,
-            Some(get_into_callback),
+            Some(callback),
             data.cast(),
             &mut function,
         )
@@ -230,6 +248,77 @@ pub fn reader<'env>(env: &'env Env, slot: &Arc<DbSlot>) -> Result<Unknown<'env>>
     }
     // SAFETY: `function` is a valid value of this env.
     unsafe { Unknown::from_napi_value(env.raw(), function) }
+}
+
+/// The body of `putFrom(key, value, expiresAt)`: the log position to wait on.
+unsafe fn put_from(env: sys::napi_env, info: sys::napi_callback_info) -> Result<f64> {
+    let mut argc = 3usize;
+    let mut argv = [ptr::null_mut(); 3];
+    let mut data: *mut c_void = ptr::null_mut();
+    // SAFETY: valid env and callback info; argv has room for argc values.
+    let status = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            &mut data,
+        )
+    };
+    if status != sys::Status::napi_ok || data.is_null() {
+        return Err(invalid("putFrom: bad call"));
+    }
+    if argc < 3 {
+        return Err(invalid("putFrom takes a key, a value and an expiry (0 for none)"));
+    }
+    // SAFETY: `data` is the `Box<Arc<DbSlot>>` attached to this very function (see `reader`).
+    let slot: &DbSlot = unsafe { &*(data as *const Arc<DbSlot>) };
+    // SAFETY: argv holds the arguments (missing ones are `undefined`, which fails the checks).
+    let (key_ptr, key_len) = unsafe { u8_array(env, argv[0], "key")? };
+    let (value_ptr, value_len) = unsafe { u8_array(env, argv[1], "value")? };
+    let mut expires_at = 0f64;
+    // SAFETY: valid env and value; out-pointer to a local.
+    if unsafe { sys::napi_get_value_double(env, argv[2], &mut expires_at) } != sys::Status::napi_ok {
+        return Err(invalid("putFrom: expiresAt must be a number"));
+    }
+    let expires_at = crate::codec::expiry(Some(expires_at))?;
+    // SAFETY: a typed array's bytes stay put during a synchronous call (no JavaScript runs), and
+    // both are only read.
+    let key: &[u8] = if key_len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(key_ptr, key_len) } };
+    let value: &[u8] = if value_len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(value_ptr, value_len) } };
+    let guard = slot.read().map_err(|_| crate::errors::closed())?;
+    let db = guard.as_ref().ok_or_else(crate::errors::closed)?;
+    db.put(key, value, expires_at).map(|lsn| lsn as f64).map_err(to_js)
+}
+
+unsafe extern "C" fn put_from_callback(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with a valid env and callback info.
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { put_from(env, info) }));
+    let lsn = match outcome {
+        Ok(Ok(lsn)) => lsn,
+        Ok(Err(e)) => {
+            // SAFETY: throwing on the callback's own env.
+            unsafe { JsError::from(e).throw_into(env) };
+            return ptr::null_mut();
+        }
+        Err(_) => {
+            let e = napi::Error::new(
+                napi::Status::GenericFailure,
+                "[ERR_INTERNAL] panic in putFrom".to_string(),
+            );
+            // SAFETY: as above.
+            unsafe { JsError::from(e).throw_into(env) };
+            return ptr::null_mut();
+        }
+    };
+    let mut result = ptr::null_mut();
+    // SAFETY: valid env, out-pointer to a local.
+    unsafe { sys::napi_create_double(env, lsn, &mut result) };
+    result
 }
 
 unsafe fn digest_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<usize> {
