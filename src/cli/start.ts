@@ -26,6 +26,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     seeds: { type: 'string' },
     data: { type: 'string' },
     durability: { type: 'string' },
+    'row-cache-bytes': { type: 'string' },
     partitions: { type: 'string' },
     n: { type: 'string' },
     r: { type: 'string' },
@@ -57,6 +58,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     seeds: values.seeds === undefined ? [] : values.seeds.split(',').filter((s) => s !== ''),
     dataDir: values.data,
     durability: values.durability as Durability | undefined,
+    rowCacheBytes: intArg('row-cache-bytes', values['row-cache-bytes']),
     partitions: intArg('partitions', values.partitions),
     bootstrapExpect: intArg('bootstrap-expect', values['bootstrap-expect']),
     keyspace: {

@@ -95,7 +95,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     if (options.store !== undefined) {
       store = options.store
     } else if (o.dataDir !== undefined) {
-      const engine = await Engine.open(join(o.dataDir, 'engine'), { durability: o.durability })
+      const engine = await Engine.open(join(o.dataDir, 'engine'), { durability: o.durability, cacheBytes: o.rowCacheBytes })
       store = new NativeStore(engine, { ownsEngine: true })
     } else {
       store = new MemoryStore()

@@ -1,0 +1,27 @@
+// Node options: defaults and refusals that name the option (the row cache here; the rest is exercised by every
+// test that starts a node).
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { isRingkvError } from '../../../src/errors.ts'
+import { resolveNodeOptions } from '../../../src/node/options.ts'
+
+const base = { id: 'n1', listen: '127.0.0.1:7001' }
+
+test('the row cache is off unless asked for', () => {
+  assert.is(resolveNodeOptions(base).rowCacheBytes, 0)
+  assert.is(resolveNodeOptions({ ...base, rowCacheBytes: 64 * 1024 * 1024 }).rowCacheBytes, 64 * 1024 * 1024)
+})
+
+test('a bad row cache size is refused, naming the option', () => {
+  for (const bad of [-1, 1.5, Number.NaN, 2 ** 41]) {
+    try {
+      resolveNodeOptions({ ...base, rowCacheBytes: bad })
+      assert.unreachable(`accepted ${bad}`)
+    } catch (e) {
+      assert.ok(isRingkvError(e, 'ERR_INVALID_ARGUMENT'), String(e))
+      assert.match((e as Error).message, /rowCacheBytes/)
+    }
+  }
+})
+
+test.run()
