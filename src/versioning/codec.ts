@@ -323,11 +323,17 @@ export function decodeContext(text: string): VersionVector {
   if (typeof text !== 'string') fail('must be a string')
   if (text.length === 0) fail('is empty')
   if (text.length > MAX_CONTEXT_CHARS) fail(`is ${text.length} characters; the limit is ${MAX_CONTEXT_CHARS}`)
-  const normal = text.replace(/={1,2}$/, '').replaceAll('+', '-').replaceAll('/', '_')
-  if (!BASE64.test(normal) || normal.length % 4 === 1) fail('is not valid base64url')
+  // Contexts come back as this module wrote them (unpadded base64url): normalise only what needs it.
+  let normal = text
+  if (normal.endsWith('=')) normal = normal.replace(/={1,2}$/, '')
+  if (normal.includes('+') || normal.includes('/')) normal = normal.replaceAll('+', '-').replaceAll('/', '_')
   const bytes = Buffer.from(normal, 'base64url')
-  // Buffer ignores stray bits in the last character; a canonical context has none.
-  if (bytes.toString('base64url') !== normal) fail('is not valid base64url (non-zero padding bits)')
+  // Buffer skips characters outside the alphabet and stray bits in the last one; a canonical context has
+  // neither, so it re-encodes to itself -- one check for both, the alphabet looked at only to say which.
+  if (bytes.toString('base64url') !== normal) {
+    if (!BASE64.test(normal) || normal.length % 4 === 1) fail('is not valid base64url')
+    fail('is not valid base64url (non-zero padding bits)')
+  }
   const r: Reader = new Reader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), 'ERR_BAD_CONTEXT', 'causal context')
   const format = r.byte()
   if (format !== CONTEXT_FORMAT) r.fail(`format ${format} is not supported (expected ${CONTEXT_FORMAT})`)
