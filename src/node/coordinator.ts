@@ -50,6 +50,7 @@ import {
   encodeEnvelope,
   liveSiblings,
   readAnswer,
+  contextOfBytes,
   resolveLww,
   type Envelope,
 } from '../versioning/index.ts'
@@ -374,6 +375,9 @@ export class Coordinator implements KvService {
       maxSiblings: this.#d.keyspace.maxSiblings,
       maxObjectBytes: this.#d.keyspace.maxObjectBytes,
     })
+    // The reply's context, read from the bytes just written (their context block is the client context) while
+    // they are at hand: encoding it again from the envelope's version vector costs twice as much.
+    const replyContext = contextOfBytes(local.bytes)
     if (local.siblingWarning) this.#d.logger.warn('many siblings', { key: Buffer.from(k).toString('hex'), partition })
     // While partitions move (a pending ring), the write must also be acknowledged by W of the partition's
     // replicas under the new ring, so that none of the new owners lacks it once that ring is committed.
@@ -450,7 +454,7 @@ export class Coordinator implements KvService {
       this.#counters.quorumFailures++
       throw core.status() === 'failed' || joint === undefined ? core.quorumError() : joint.core.quorumError()
     }
-    return { context: encodeContext(contextOf(local.stored)) }
+    return { context: replyContext }
   }
 
   /** The write's second quorum while a pending ring moves this partition: its replicas there, at W of them. */

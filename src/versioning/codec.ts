@@ -362,6 +362,36 @@ const CONTEXT_IS_ENVELOPE_PREFIX: boolean = ENVELOPE_FORMAT === CONTEXT_FORMAT
  * re-checked, as these bytes were written by encodeEnvelope and guarded by the engine's checksums since.
  */
 export function readAnswer(bytes: Uint8Array, now: number): { context: string; values: AnswerValue[] } {
+  const r = contextBlock(bytes)
+  const actors = r.actors
+  const k = r.reader.count('siblings', 5)
+  const values: AnswerValue[] = []
+  for (let n = 0; n < k; n++) {
+    if (r.reader.varint('actor index') >= actors) r.reader.fail(`sibling #${n} names an actor beyond the context's ${actors}`)
+    r.reader.varint('counter')
+    const timestamp = r.reader.varint('timestamp')
+    const expiresAt = r.reader.varint('expiry')
+    const kind = r.reader.byte()
+    if (kind === TOMBSTONE) continue
+    if (kind !== VALUE) r.reader.fail(`sibling #${n} has kind ${kind} (expected 0 or 1)`)
+    const value = r.reader.take(r.reader.varint('value length'))
+    if (expiresAt === 0 || expiresAt > now) values.push({ value, timestamp, expiresAt })
+  }
+  r.reader.end()
+  return { context: contextText(bytes, r.end), values }
+}
+
+/** The client context of stored envelope bytes (encodeContext of its context), read from them without decoding. */
+export function contextOfBytes(bytes: Uint8Array): string {
+  return contextText(bytes, contextBlock(bytes).end)
+}
+
+function contextText(bytes: Uint8Array, end: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('base64url')
+}
+
+/** Reads past the format byte and the context block; `end` is where the block ends. */
+function contextBlock(bytes: Uint8Array): { reader: Reader; actors: number; end: number } {
   const r = new Reader(bytes, 'ERR_BAD_ENVELOPE', 'envelope')
   const format = r.byte()
   if (format !== ENVELOPE_FORMAT || !CONTEXT_IS_ENVELOPE_PREFIX) r.fail(`format ${format} is not supported (expected ${ENVELOPE_FORMAT})`)
@@ -370,21 +400,6 @@ export function readAnswer(bytes: Uint8Array, now: number): { context: string; v
     r.take(r.varint('actor length'))
     r.varint('counter')
   }
-  const contextEnd = r.at
-  const k = r.count('siblings', 5)
-  const values: AnswerValue[] = []
-  for (let n = 0; n < k; n++) {
-    if (r.varint('actor index') >= actors) r.fail(`sibling #${n} names an actor beyond the context's ${actors}`)
-    r.varint('counter')
-    const timestamp = r.varint('timestamp')
-    const expiresAt = r.varint('expiry')
-    const kind = r.byte()
-    if (kind === TOMBSTONE) continue
-    if (kind !== VALUE) r.fail(`sibling #${n} has kind ${kind} (expected 0 or 1)`)
-    const value = r.take(r.varint('value length'))
-    if (expiresAt === 0 || expiresAt > now) values.push({ value, timestamp, expiresAt })
-  }
-  r.end()
-  const context = Buffer.from(bytes.buffer, bytes.byteOffset, contextEnd).toString('base64url')
-  return { context, values }
+  return { reader: r, actors, end: r.at }
 }
+

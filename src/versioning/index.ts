@@ -44,6 +44,7 @@ export {
   encodeContext,
   encodeEnvelope,
   MAX_CONTEXT_CHARS,
+  contextOfBytes,
   readAnswer,
   type AnswerValue,
   type DecodeOptions,

@@ -9,6 +9,7 @@ import {
   envelopesEqual,
   liveSiblings,
   MAX_CONTEXT_CHARS,
+  contextOfBytes,
   readAnswer,
   updateEnvelope,
   vv,
@@ -147,6 +148,7 @@ test('readAnswer: the context and live values a decode would give, read straight
       const encoded = encodeEnvelope(env)
       const answer = readAnswer(encoded, now)
       assert.is(answer.context, encodeContext(contextOf(env)))
+      assert.is(contextOfBytes(encoded), answer.context)
       const expected = liveSiblings(env, now).map((s) => ({ value: hex(s.value!), timestamp: s.timestamp, expiresAt: s.expiresAt }))
       assert.equal(answer.values.map((v) => ({ value: hex(v.value), timestamp: v.timestamp, expiresAt: v.expiresAt })), expected)
     }
