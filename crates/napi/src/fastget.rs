@@ -79,6 +79,48 @@ unsafe fn u8_array(
     Ok((data.cast(), len))
 }
 
+/// The number a raw function returns.
+enum Number {
+    Int32(i32),
+    Uint32(u32),
+    Double(f64),
+}
+
+/// Runs a raw function's body: its number as the result, its error (or a panic, as ERR_INTERNAL)
+/// thrown on `env`.
+///
+/// # Safety
+/// `env` is the env of the running callback.
+unsafe fn answer<T>(
+    env: sys::napi_env,
+    name: &str,
+    body: impl FnOnce() -> Result<T>,
+    number: impl FnOnce(T) -> Number,
+) -> sys::napi_value {
+    let error = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => {
+            let mut result = ptr::null_mut();
+            // SAFETY: valid env, out-pointer to a local.
+            unsafe {
+                match number(value) {
+                    Number::Int32(n) => sys::napi_create_int32(env, n, &mut result),
+                    Number::Uint32(n) => sys::napi_create_uint32(env, n, &mut result),
+                    Number::Double(n) => sys::napi_create_double(env, n, &mut result),
+                };
+            }
+            return result;
+        }
+        Ok(Err(e)) => e,
+        Err(_) => napi::Error::new(
+            napi::Status::GenericFailure,
+            format!("[ERR_INTERNAL] panic in {name}"),
+        ),
+    };
+    // SAFETY: throwing on the callback's own env.
+    unsafe { JsError::from(error).throw_into(env) };
+    ptr::null_mut()
+}
+
 /// The callback body; `Ok(None)` is a missing key.
 unsafe fn get_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<Option<usize>> {
     let mut argc = 3usize;
@@ -158,29 +200,13 @@ unsafe extern "C" fn get_into_callback(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: called by Node-API with a valid env and callback info.
-    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { get_into(env, info) }));
-    let answer = match outcome {
-        Ok(Ok(found)) => found.map_or(-1.0, |n| n as f64),
-        Ok(Err(e)) => {
-            // SAFETY: throwing on the callback's own env.
-            unsafe { JsError::from(e).throw_into(env) };
-            return ptr::null_mut();
-        }
-        Err(_) => {
-            let e = napi::Error::new(
-                napi::Status::GenericFailure,
-                "[ERR_INTERNAL] panic in getInto".to_string(),
-            );
-            // SAFETY: as above.
-            unsafe { JsError::from(e).throw_into(env) };
-            return ptr::null_mut();
-        }
-    };
-    let mut result = ptr::null_mut();
-    // SAFETY: valid env, out-pointer to a local. Values are below 2^31 bytes (maxValueBytes is at
-    // most 1 GiB), so an int32 holds the length; it is the cheapest number to create.
-    unsafe { sys::napi_create_int32(env, answer as i32, &mut result) };
-    result
+    unsafe {
+        answer(env, "getInto", || get_into(env, info), |found| {
+            // Values are below 2^31 bytes (maxValueBytes is at most 1 GiB), so an int32 holds the
+            // length; it is the cheapest number to create.
+            Number::Int32(found.map_or(-1, |n| n as i32))
+        })
+    }
 }
 
 unsafe extern "C" fn finalize_slot(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
@@ -297,28 +323,7 @@ unsafe extern "C" fn put_from_callback(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: called by Node-API with a valid env and callback info.
-    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { put_from(env, info) }));
-    let lsn = match outcome {
-        Ok(Ok(lsn)) => lsn,
-        Ok(Err(e)) => {
-            // SAFETY: throwing on the callback's own env.
-            unsafe { JsError::from(e).throw_into(env) };
-            return ptr::null_mut();
-        }
-        Err(_) => {
-            let e = napi::Error::new(
-                napi::Status::GenericFailure,
-                "[ERR_INTERNAL] panic in putFrom".to_string(),
-            );
-            // SAFETY: as above.
-            unsafe { JsError::from(e).throw_into(env) };
-            return ptr::null_mut();
-        }
-    };
-    let mut result = ptr::null_mut();
-    // SAFETY: valid env, out-pointer to a local.
-    unsafe { sys::napi_create_double(env, lsn, &mut result) };
-    result
+    unsafe { answer(env, "putFrom", || put_from(env, info), Number::Double) }
 }
 
 unsafe fn digest_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<usize> {
@@ -362,28 +367,7 @@ unsafe extern "C" fn digest_into_callback(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: called by Node-API with a valid env and callback info.
-    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { digest_into(env, info) }));
-    let answer = match outcome {
-        Ok(Ok(n)) => n,
-        Ok(Err(e)) => {
-            // SAFETY: throwing on the callback's own env.
-            unsafe { JsError::from(e).throw_into(env) };
-            return ptr::null_mut();
-        }
-        Err(_) => {
-            let e = napi::Error::new(
-                napi::Status::GenericFailure,
-                "[ERR_INTERNAL] panic in digestInto".to_string(),
-            );
-            // SAFETY: as above.
-            unsafe { JsError::from(e).throw_into(env) };
-            return ptr::null_mut();
-        }
-    };
-    let mut result = ptr::null_mut();
-    // SAFETY: valid env, out-pointer to a local.
-    unsafe { sys::napi_create_int32(env, answer as i32, &mut result) };
-    result
+    unsafe { answer(env, "digestInto", || digest_into(env, info), |n| Number::Int32(n as i32)) }
 }
 
 /// Makes the `digestInto` function (no state: it only hashes what it is given).
@@ -424,28 +408,7 @@ unsafe extern "C" fn ring_word_callback(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: called by Node-API with a valid env and callback info.
-    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { ring_word(env, info) }));
-    let answer = match outcome {
-        Ok(Ok(word)) => word,
-        Ok(Err(e)) => {
-            // SAFETY: throwing on the callback's own env.
-            unsafe { JsError::from(e).throw_into(env) };
-            return ptr::null_mut();
-        }
-        Err(_) => {
-            let e = napi::Error::new(
-                napi::Status::GenericFailure,
-                "[ERR_INTERNAL] panic in ringWord".to_string(),
-            );
-            // SAFETY: as above.
-            unsafe { JsError::from(e).throw_into(env) };
-            return ptr::null_mut();
-        }
-    };
-    let mut result = ptr::null_mut();
-    // SAFETY: valid env, out-pointer to a local.
-    unsafe { sys::napi_create_uint32(env, answer, &mut result) };
-    result
+    unsafe { answer(env, "ringWord", || ring_word(env, info), Number::Uint32) }
 }
 
 /// Makes a stateless raw function (no callback data).
