@@ -98,7 +98,10 @@ pub struct OpRef<'a> {
 /// Encodes operations as one record payload (see the top of this file).
 pub fn encode_ops(base_seqno: SeqNo, ops: &[OpRef<'_>], out: &mut Vec<u8>) {
     out.clear();
-    let bytes: usize = ops.iter().map(|op| op.key.len() + op.value.len() + 17).sum();
+    let bytes: usize = ops
+        .iter()
+        .map(|op| op.key.len() + op.value.len() + 17)
+        .sum();
     out.reserve(bytes + 12);
     out.extend_from_slice(&base_seqno.to_le_bytes());
     out.extend_from_slice(&(ops.len() as u32).to_le_bytes());

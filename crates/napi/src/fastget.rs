@@ -155,7 +155,9 @@ unsafe fn get_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<
         unsafe { sys::napi_get_value_bool(env, argv[2], &mut digest) };
     }
     if digest && out_len < VALUE_DIGEST_BYTES {
-        return Err(invalid(format!("getInto: a digest needs an output of {VALUE_DIGEST_BYTES} bytes")));
+        return Err(invalid(format!(
+            "getInto: a digest needs an output of {VALUE_DIGEST_BYTES} bytes"
+        )));
     }
     // The key is read while the value is written: if JavaScript passed overlapping views, read a
     // copy of the key instead, so the two never alias.
@@ -201,11 +203,16 @@ unsafe extern "C" fn get_into_callback(
 ) -> sys::napi_value {
     // SAFETY: called by Node-API with a valid env and callback info.
     unsafe {
-        answer(env, "getInto", || get_into(env, info), |found| {
-            // Values are below 2^31 bytes (maxValueBytes is at most 1 GiB), so an int32 holds the
-            // length; it is the cheapest number to create.
-            Number::Int32(found.map_or(-1, |n| n as i32))
-        })
+        answer(
+            env,
+            "getInto",
+            || get_into(env, info),
+            |found| {
+                // Values are below 2^31 bytes (maxValueBytes is at most 1 GiB), so an int32 holds the
+                // length; it is the cheapest number to create.
+                Number::Int32(found.map_or(-1, |n| n as i32))
+            },
+        )
     }
 }
 
@@ -296,7 +303,9 @@ unsafe fn put_from(env: sys::napi_env, info: sys::napi_callback_info) -> Result<
         return Err(invalid("putFrom: bad call"));
     }
     if argc < 3 {
-        return Err(invalid("putFrom takes a key, a value and an expiry (0 for none)"));
+        return Err(invalid(
+            "putFrom takes a key, a value and an expiry (0 for none)",
+        ));
     }
     // SAFETY: `data` is the `Box<Arc<DbSlot>>` attached to this very function (see `reader`).
     let slot: &DbSlot = unsafe { &*(data as *const Arc<DbSlot>) };
@@ -305,17 +314,28 @@ unsafe fn put_from(env: sys::napi_env, info: sys::napi_callback_info) -> Result<
     let (value_ptr, value_len) = unsafe { u8_array(env, argv[1], "value")? };
     let mut expires_at = 0f64;
     // SAFETY: valid env and value; out-pointer to a local.
-    if unsafe { sys::napi_get_value_double(env, argv[2], &mut expires_at) } != sys::Status::napi_ok {
+    if unsafe { sys::napi_get_value_double(env, argv[2], &mut expires_at) } != sys::Status::napi_ok
+    {
         return Err(invalid("putFrom: expiresAt must be a number"));
     }
     let expires_at = crate::codec::expiry(Some(expires_at))?;
     // SAFETY: a typed array's bytes stay put during a synchronous call (no JavaScript runs), and
     // both are only read.
-    let key: &[u8] = if key_len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(key_ptr, key_len) } };
-    let value: &[u8] = if value_len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(value_ptr, value_len) } };
+    let key: &[u8] = if key_len == 0 {
+        &[]
+    } else {
+        unsafe { std::slice::from_raw_parts(key_ptr, key_len) }
+    };
+    let value: &[u8] = if value_len == 0 {
+        &[]
+    } else {
+        unsafe { std::slice::from_raw_parts(value_ptr, value_len) }
+    };
     let guard = slot.read().map_err(|_| crate::errors::closed())?;
     let db = guard.as_ref().ok_or_else(crate::errors::closed)?;
-    db.put(key, value, expires_at).map(|lsn| lsn as f64).map_err(to_js)
+    db.put(key, value, expires_at)
+        .map(|lsn| lsn as f64)
+        .map_err(to_js)
 }
 
 unsafe extern "C" fn put_from_callback(
@@ -347,7 +367,9 @@ unsafe fn digest_into(env: sys::napi_env, info: sys::napi_callback_info) -> Resu
     let (data_ptr, data_len) = unsafe { u8_array(env, argv[0], "data")? };
     let (out_ptr, out_len) = unsafe { u8_array(env, argv[1], "out")? };
     if out_len < VALUE_DIGEST_BYTES {
-        return Err(invalid(format!("digestInto needs an output of {VALUE_DIGEST_BYTES} bytes")));
+        return Err(invalid(format!(
+            "digestInto needs an output of {VALUE_DIGEST_BYTES} bytes"
+        )));
     }
     let data: &[u8] = if data_len == 0 {
         &[]
@@ -367,7 +389,14 @@ unsafe extern "C" fn digest_into_callback(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: called by Node-API with a valid env and callback info.
-    unsafe { answer(env, "digestInto", || digest_into(env, info), |n| Number::Int32(n as i32)) }
+    unsafe {
+        answer(
+            env,
+            "digestInto",
+            || digest_into(env, info),
+            |n| Number::Int32(n as i32),
+        )
+    }
 }
 
 /// Makes the `digestInto` function (no state: it only hashes what it is given).
