@@ -121,10 +121,15 @@ unsafe fn answer<T>(
     ptr::null_mut()
 }
 
-/// The callback body; `Ok(None)` is a missing key.
-unsafe fn get_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<Option<usize>> {
-    let mut argc = 3usize;
-    let mut argv = [ptr::null_mut(); 3];
+/// A call's first `N` arguments (missing ones are `undefined`), how many were passed, and the
+/// function's callback data.
+unsafe fn call_args<const N: usize>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    name: &str,
+) -> Result<([sys::napi_value; N], usize, *mut c_void)> {
+    let mut argc = N;
+    let mut argv = [ptr::null_mut(); N];
     let mut data: *mut c_void = ptr::null_mut();
     // SAFETY: valid env and callback info; argv has room for argc values.
     let status = unsafe {
@@ -137,7 +142,33 @@ unsafe fn get_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<
             &mut data,
         )
     };
-    if status != sys::Status::napi_ok || data.is_null() {
+    if status != sys::Status::napi_ok {
+        return Err(invalid(format!("{name}: bad call")));
+    }
+    Ok((argv, argc, data))
+}
+
+/// A Uint8Array argument's bytes, to read during the current call only: a typed array's bytes
+/// stay put while no JavaScript runs.
+unsafe fn input_bytes<'a>(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    what: &str,
+) -> Result<&'a [u8]> {
+    // SAFETY: valid env and value from the callback.
+    let (data, len) = unsafe { u8_array(env, value, what)? };
+    if len == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: `u8_array` gave the array's own pointer and length; see above for how long it holds.
+    Ok(unsafe { std::slice::from_raw_parts(data, len) })
+}
+
+/// The callback body; `Ok(None)` is a missing key.
+unsafe fn get_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<Option<usize>> {
+    // SAFETY: called from the callback with its env and info.
+    let (argv, argc, data) = unsafe { call_args::<3>(env, info, "getInto")? };
+    if data.is_null() {
         return Err(invalid("getInto: bad call"));
     }
     if argc < 2 {
@@ -146,8 +177,8 @@ unsafe fn get_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<
     // SAFETY: `data` is the `Box<Arc<DbSlot>>` that `reader` attached to this very function; the
     // finalizer frees it only once the function is unreachable, so not during a call.
     let slot: &DbSlot = unsafe { &*(data as *const Arc<DbSlot>) };
-    // SAFETY: argv holds the two arguments (missing ones are `undefined`, which fails the check).
-    let (key_ptr, key_len) = unsafe { u8_array(env, argv[0], "key")? };
+    // SAFETY: argv holds the arguments (missing ones are `undefined`, which fails the checks).
+    let key_view = unsafe { input_bytes(env, argv[0], "key")? };
     let (out_ptr, out_len) = unsafe { u8_array(env, argv[1], "out")? };
     let mut digest = false;
     if argc >= 3 {
@@ -161,22 +192,17 @@ unsafe fn get_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<
     }
     // The key is read while the value is written: if JavaScript passed overlapping views, read a
     // copy of the key instead, so the two never alias.
+    let (key_ptr, key_len) = (key_view.as_ptr() as usize, key_view.len());
     let overlap = key_len > 0
         && out_len > 0
-        && (key_ptr as usize) < out_ptr as usize + out_len
-        && (out_ptr as usize) < key_ptr as usize + key_len;
+        && key_ptr < out_ptr as usize + out_len
+        && (out_ptr as usize) < key_ptr + key_len;
     let key_copy;
-    let key: &[u8] = if key_len == 0 {
-        &[]
+    let key: &[u8] = if overlap {
+        key_copy = key_view.to_vec();
+        &key_copy
     } else {
-        // SAFETY: a typed array's bytes stay put during a synchronous call (no JavaScript runs).
-        let k = unsafe { std::slice::from_raw_parts(key_ptr, key_len) };
-        if overlap {
-            key_copy = k.to_vec();
-            &key_copy
-        } else {
-            k
-        }
+        key_view
     };
     let guard = slot.read().map_err(|_| crate::errors::closed())?;
     let db = guard.as_ref().ok_or_else(crate::errors::closed)?;
@@ -285,21 +311,9 @@ fn slot_function<'env>(
 
 /// The body of `putFrom(key, value, expiresAt)`: the log position to wait on.
 unsafe fn put_from(env: sys::napi_env, info: sys::napi_callback_info) -> Result<f64> {
-    let mut argc = 3usize;
-    let mut argv = [ptr::null_mut(); 3];
-    let mut data: *mut c_void = ptr::null_mut();
-    // SAFETY: valid env and callback info; argv has room for argc values.
-    let status = unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            &mut data,
-        )
-    };
-    if status != sys::Status::napi_ok || data.is_null() {
+    // SAFETY: called from the callback with its env and info.
+    let (argv, argc, data) = unsafe { call_args::<3>(env, info, "putFrom")? };
+    if data.is_null() {
         return Err(invalid("putFrom: bad call"));
     }
     if argc < 3 {
@@ -309,9 +323,10 @@ unsafe fn put_from(env: sys::napi_env, info: sys::napi_callback_info) -> Result<
     }
     // SAFETY: `data` is the `Box<Arc<DbSlot>>` attached to this very function (see `reader`).
     let slot: &DbSlot = unsafe { &*(data as *const Arc<DbSlot>) };
-    // SAFETY: argv holds the arguments (missing ones are `undefined`, which fails the checks).
-    let (key_ptr, key_len) = unsafe { u8_array(env, argv[0], "key")? };
-    let (value_ptr, value_len) = unsafe { u8_array(env, argv[1], "value")? };
+    // SAFETY: argv holds the arguments (missing ones are `undefined`, which fails the checks);
+    // both arrays are only read.
+    let key = unsafe { input_bytes(env, argv[0], "key")? };
+    let value = unsafe { input_bytes(env, argv[1], "value")? };
     let mut expires_at = 0f64;
     // SAFETY: valid env and value; out-pointer to a local.
     if unsafe { sys::napi_get_value_double(env, argv[2], &mut expires_at) } != sys::Status::napi_ok
@@ -319,18 +334,6 @@ unsafe fn put_from(env: sys::napi_env, info: sys::napi_callback_info) -> Result<
         return Err(invalid("putFrom: expiresAt must be a number"));
     }
     let expires_at = crate::codec::expiry(Some(expires_at))?;
-    // SAFETY: a typed array's bytes stay put during a synchronous call (no JavaScript runs), and
-    // both are only read.
-    let key: &[u8] = if key_len == 0 {
-        &[]
-    } else {
-        unsafe { std::slice::from_raw_parts(key_ptr, key_len) }
-    };
-    let value: &[u8] = if value_len == 0 {
-        &[]
-    } else {
-        unsafe { std::slice::from_raw_parts(value_ptr, value_len) }
-    };
     let guard = slot.read().map_err(|_| crate::errors::closed())?;
     let db = guard.as_ref().ok_or_else(crate::errors::closed)?;
     db.put(key, value, expires_at)
@@ -347,36 +350,19 @@ unsafe extern "C" fn put_from_callback(
 }
 
 unsafe fn digest_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<usize> {
-    let mut argc = 2usize;
-    let mut argv = [ptr::null_mut(); 2];
-    // SAFETY: valid env and callback info; argv has room for argc values.
-    let status = unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        )
-    };
-    if status != sys::Status::napi_ok || argc < 2 {
+    // SAFETY: called from the callback with its env and info.
+    let (argv, argc, _) = unsafe { call_args::<2>(env, info, "digestInto")? };
+    if argc < 2 {
         return Err(invalid("digestInto takes the bytes and an output buffer"));
     }
     // SAFETY: argv holds the two arguments (missing ones are `undefined`, which fails the check).
-    let (data_ptr, data_len) = unsafe { u8_array(env, argv[0], "data")? };
+    let data = unsafe { input_bytes(env, argv[0], "data")? };
     let (out_ptr, out_len) = unsafe { u8_array(env, argv[1], "out")? };
     if out_len < VALUE_DIGEST_BYTES {
         return Err(invalid(format!(
             "digestInto needs an output of {VALUE_DIGEST_BYTES} bytes"
         )));
     }
-    let data: &[u8] = if data_len == 0 {
-        &[]
-    } else {
-        // SAFETY: a typed array's bytes stay put during a synchronous call (no JavaScript runs).
-        unsafe { std::slice::from_raw_parts(data_ptr, data_len) }
-    };
     // Hashed before anything is written, so overlapping views cannot change the result.
     let d = value_digest(data);
     // SAFETY: `out` has room for the digest; `d` is a local.
@@ -405,30 +391,13 @@ pub fn digester<'env>(env: &'env Env) -> Result<Unknown<'env>> {
 }
 
 unsafe fn ring_word(env: sys::napi_env, info: sys::napi_callback_info) -> Result<u32> {
-    let mut argc = 1usize;
-    let mut argv = [ptr::null_mut(); 1];
-    // SAFETY: valid env and callback info; argv has room for argc values.
-    let status = unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        )
-    };
-    if status != sys::Status::napi_ok || argc < 1 {
+    // SAFETY: called from the callback with its env and info.
+    let (argv, argc, _) = unsafe { call_args::<1>(env, info, "ringWord")? };
+    if argc < 1 {
         return Err(invalid("ringWord takes a key"));
     }
     // SAFETY: argv[0] is the argument (`undefined` fails the check).
-    let (key_ptr, key_len) = unsafe { u8_array(env, argv[0], "key")? };
-    let key: &[u8] = if key_len == 0 {
-        &[]
-    } else {
-        // SAFETY: a typed array's bytes stay put during a synchronous call (no JavaScript runs).
-        unsafe { std::slice::from_raw_parts(key_ptr, key_len) }
-    };
+    let key = unsafe { input_bytes(env, argv[0], "key")? };
     Ok((ringkv_engine::hash::ring_position(key) >> 32) as u32)
 }
 
