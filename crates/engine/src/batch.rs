@@ -68,51 +68,19 @@ impl WriteBatch {
     }
 
     pub fn encode_into(&self, base_seqno: SeqNo, out: &mut Vec<u8>) {
-        encode_ops(base_seqno, &self.op_refs(), out)
-    }
-
-    /// The operations as borrowed views: what the engine writes.
-    pub fn op_refs(&self) -> Vec<OpRef<'_>> {
-        self.ops
-            .iter()
-            .map(|op| OpRef {
-                kind: op.kind,
-                key: &op.key,
-                value: &op.value,
-                expires_at: op.expires_at,
-            })
-            .collect()
-    }
-}
-
-/// An operation borrowing its key and value: a single put is written from the caller's slices,
-/// without copying them into a batch first.
-#[derive(Clone, Copy, Debug)]
-pub struct OpRef<'a> {
-    pub kind: ValueKind,
-    pub key: &'a [u8],
-    pub value: &'a [u8],
-    pub expires_at: u64,
-}
-
-/// Encodes operations as one record payload (see the top of this file).
-pub fn encode_ops(base_seqno: SeqNo, ops: &[OpRef<'_>], out: &mut Vec<u8>) {
-    out.clear();
-    let bytes: usize = ops
-        .iter()
-        .map(|op| op.key.len() + op.value.len() + 17)
-        .sum();
-    out.reserve(bytes + 12);
-    out.extend_from_slice(&base_seqno.to_le_bytes());
-    out.extend_from_slice(&(ops.len() as u32).to_le_bytes());
-    for op in ops {
-        out.push(op.kind as u8);
-        out.extend_from_slice(&op.expires_at.to_le_bytes());
-        out.extend_from_slice(&(op.key.len() as u32).to_le_bytes());
-        out.extend_from_slice(op.key);
-        if op.kind == ValueKind::Put {
-            out.extend_from_slice(&(op.value.len() as u32).to_le_bytes());
-            out.extend_from_slice(op.value);
+        out.clear();
+        out.reserve(self.approximate_bytes());
+        out.extend_from_slice(&base_seqno.to_le_bytes());
+        out.extend_from_slice(&(self.ops.len() as u32).to_le_bytes());
+        for op in &self.ops {
+            out.push(op.kind as u8);
+            out.extend_from_slice(&op.expires_at.to_le_bytes());
+            out.extend_from_slice(&(op.key.len() as u32).to_le_bytes());
+            out.extend_from_slice(&op.key);
+            if op.kind == ValueKind::Put {
+                out.extend_from_slice(&(op.value.len() as u32).to_le_bytes());
+                out.extend_from_slice(&op.value);
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex};
 
-use crate::batch::{self, encode_ops, OpRef, WriteBatch};
+use crate::batch::{self, WriteBatch};
 use crate::bloom::key_hash;
 use crate::cache::{CachedRow, RowCache};
 use crate::compaction::policy::{self, FileSummary, Task};
@@ -37,7 +37,7 @@ use crate::merge::{LevelIter, LiveIter, MergeIter};
 use crate::merkle::{entry_hash, segment_of, MerkleBuilder, MerkleSummary};
 use crate::options::{Durability, Options};
 use crate::sstable::{Table, TableBuilder, TableOptions};
-use crate::types::{is_live, now_ms, SeqNo, ValueKind, NO_EXPIRY};
+use crate::types::{is_live, now_ms, SeqNo, ValueKind};
 use crate::wal::{self, WalWriter};
 
 pub struct Db {
@@ -242,23 +242,16 @@ impl Db {
         self.inner.write(batch)
     }
 
-    /// One put, written from the caller's slices (no batch is built: the hot path of every write).
     pub fn put(&self, key: &[u8], value: &[u8], expires_at: u64) -> Result<u64> {
-        self.inner.write_ops(&[OpRef {
-            kind: ValueKind::Put,
-            key,
-            value,
-            expires_at,
-        }])
+        let mut b = WriteBatch::with_capacity(1);
+        b.put(key.to_vec(), value.to_vec(), expires_at);
+        self.write(&b)
     }
 
     pub fn delete(&self, key: &[u8]) -> Result<u64> {
-        self.inner.write_ops(&[OpRef {
-            kind: ValueKind::Delete,
-            key,
-            value: &[],
-            expires_at: NO_EXPIRY,
-        }])
+        let mut b = WriteBatch::with_capacity(1);
+        b.delete(key.to_vec());
+        self.write(&b)
     }
 
     /// Hands buffered log records to the OS; returns the LSN now in the log.
@@ -667,12 +660,8 @@ impl Inner {
     }
 
     fn write(&self, batch: &WriteBatch) -> Result<u64> {
-        self.write_ops(&batch.op_refs())
-    }
-
-    fn write_ops(&self, ops: &[OpRef<'_>]) -> Result<u64> {
         self.check_writable()?;
-        for op in ops {
+        for op in &batch.ops {
             if op.key.len() > self.opts.max_key_bytes {
                 return Err(Error::KeyTooLarge {
                     len: op.key.len(),
@@ -686,34 +675,34 @@ impl Inner {
                 });
             }
         }
-        if ops.is_empty() {
+        if batch.is_empty() {
             return Ok(self.wal.appended_lsn());
         }
         let mut w = self.write.lock();
         self.make_room(&mut w)?;
         let base = w.last_seqno + 1;
         let mut buf = std::mem::take(&mut w.encode_buf);
-        encode_ops(base, ops, &mut buf);
+        batch.encode_into(base, &mut buf);
         let appended = self.wal.append(&buf);
         w.encode_buf = buf;
         let lsn = appended?;
         let version = self.version.load();
-        for (i, op) in ops.iter().enumerate() {
+        for (i, op) in batch.ops.iter().enumerate() {
             version
                 .active
-                .insert(op.key, base + i as u64, op.kind, op.expires_at, op.value);
+                .insert(&op.key, base + i as u64, op.kind, op.expires_at, &op.value);
         }
-        w.last_seqno = base + ops.len() as u64 - 1;
+        w.last_seqno = base + batch.len() as u64 - 1;
         self.visible_seqno.store(w.last_seqno, Ordering::Release);
         drop(w);
         if self.cache.enabled() {
-            for op in ops {
-                self.cache.invalidate(op.key, key_hash(op.key));
+            for op in &batch.ops {
+                self.cache.invalidate(&op.key, key_hash(&op.key));
             }
         }
         self.counters
             .writes
-            .fetch_add(ops.len() as u64, Ordering::Relaxed);
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.counters.write_batches.fetch_add(1, Ordering::Relaxed);
         Ok(lsn)
     }

@@ -28,7 +28,7 @@
 //!
 //! `putFrom(key: Uint8Array, value: Uint8Array, expiresAt: number): number` (from
 //! `NativeEngine.writer()`) is `put` through the same kind of callback: the log position to wait
-//! on; `expiresAt` 0 for none. The engine writes it from these slices, with no batch built.
+//! on; `expiresAt` 0 for none.
 //!
 //! `ringWord(key: Uint8Array): number` (from `ringHasher()`) is the first 32 bits of SHA-256(key),
 //! big-endian, as an unsigned number: what every request hashes to find its partition, ~10x
