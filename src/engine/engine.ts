@@ -178,6 +178,8 @@ export class Engine {
   readonly #getInto: (key: Uint8Array, out: Uint8Array, digest?: boolean) => number
   /** The native put (crates/napi/src/fastget.rs): one hand-written Node-API call, the value written from this memory. */
   readonly #putFrom: (key: Uint8Array, value: Uint8Array, expiresAt: number) => number
+  /** The replica-merge fast path (crates/napi/src/fastget.rs, crates/envelope). */
+  readonly #mergeFrom: (key: Uint8Array, incoming: Uint8Array, ownActorPrefix: Uint8Array) => number
   /** Reused by every `get`; its own ArrayBuffer (never Node's shared pool). */
   #readBuffer: Buffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
   #turn: Turn | null = null
@@ -188,6 +190,7 @@ export class Engine {
     this.#durability = handle.durability as Durability
     this.#getInto = handle.reader()
     this.#putFrom = handle.writer()
+    this.#mergeFrom = handle.merger()
   }
 
   /**
@@ -286,6 +289,26 @@ export class Engine {
     } catch (e) {
       return Promise.reject(toRingkvError(e))
     }
+  }
+
+  /**
+   * A replica's merge of ringkv envelope bytes (src/versioning/codec.ts) into the envelope stored under `key`, in
+   * one native call when the merge is one of the two envelopes (crates/envelope decides it on the bytes):
+   * 'unchanged' when the stored envelope already is the merge; a durability promise when the incoming bytes were
+   * the merge and were written as they are; 'undecided' for everything else (nothing written: the caller runs
+   * the general merge). `ownActorPrefix` is "<issuer>/" of the store's key epochs: a merge that brings back dots
+   * of such an actor is left undecided, for key-epochs.ts to record.
+   */
+  mergeEnvelope(key: Uint8Array, incoming: Uint8Array, ownActorPrefix: Uint8Array): Promise<void> | 'unchanged' | 'undecided' {
+    let outcome: number
+    try {
+      outcome = this.#mergeFrom(key, incoming, ownActorPrefix)
+    } catch (e) {
+      // Nothing was written (a closed engine, a stored value failing its checksum, a bad argument): thrown, as
+      // by `get`.
+      throw toRingkvError(e)
+    }
+    return outcome < 0 ? 'undecided' : outcome === 0 ? 'unchanged' : this.#durable(outcome)
   }
 
   delete(key: Key): Promise<void> {

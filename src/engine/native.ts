@@ -73,6 +73,12 @@ export interface NativeEngine {
   reader(): (key: Uint8Array, out: Uint8Array, digest?: boolean) => number
   /** The put fast path: `putFrom(key, value, expiresAt)` (0: no expiry) returns the log position (crates/napi/src/fastget.rs). */
   writer(): (key: Uint8Array, value: Uint8Array, expiresAt: number) => number
+  /**
+   * The replica-merge fast path (crates/napi/src/fastget.rs): `mergeFrom(key, incoming, ownActorPrefix)` returns -1
+   * when it leaves the merge to the caller, 0 when the stored envelope already is the merge, else the log position
+   * of the incoming bytes it wrote.
+   */
+  merger(): (key: Uint8Array, incoming: Uint8Array, ownActorPrefix: Uint8Array) => number
   getMany(packedKeys: Uint8Array): Buffer
   put(key: Uint8Array, value: Uint8Array, expiresAt?: number): number
   delete(key: Uint8Array): number

@@ -26,7 +26,6 @@ import type { MemberInfo } from '../cluster/api.ts'
 import { MessageType } from '../protocol/message-types.ts'
 import { handlerTable, type Handler, type HandlerTable } from '../net/index.ts'
 import { encodeRingMap, type RingMap } from '../ring/index.ts'
-import { decodeEnvelope } from '../versioning/index.ts'
 import type { ReplicaStore } from '../storage/index.ts'
 import type { Logger } from '../runtime/index.ts'
 import { scanLocal, type Coordinator } from './coordinator.ts'
@@ -135,8 +134,8 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
       MessageType.REPLICA_PUT,
       async (payload) => {
         const q = decodeReplicaPut(payload)
-        // Nothing keeps the decoded envelope past this call (the store writes bytes), so it may view the payload.
-        const { durable } = store.merge(q.partition, Buffer.from(q.key), decodeEnvelope(q.envelope, { copy: false }), q.envelope)
+        // Merged as bytes: the usual replica write supersedes the stored copy and is stored as it came.
+        const { durable } = store.mergeBytes(q.partition, q.key, q.envelope)
         await durable
         // Asked for a durable acknowledgement (DW) while writes are not fsynced on their own: fsync now.
         if (q.durable && !d.durableWrites) await store.sync()

@@ -38,6 +38,7 @@ export const LEASE_BLOCK = 1024
 export const RETIRED_MAX = 65_536
 
 const SEPARATOR = '/'
+const NO_PREFIX = new Uint8Array(0)
 const SLASH = 0x2f
 
 /** The actor of key epoch `epoch` of `issuer` ("<node>#<epoch>"). */
@@ -74,6 +75,8 @@ export class KeyEpochs {
   #retiring: boolean
   /** Storage keys (latin1) whose actors a merge showed to be incomplete here. */
   readonly #retired = new Set<string>()
+  #prefix: Uint8Array = NO_PREFIX
+  #prefixOf: string | undefined
 
   /** The state from the record's bytes (undefined: a new store); ERR_CORRUPTION if they do not parse. */
   constructor(bytes: Uint8Array | undefined) {
@@ -151,6 +154,21 @@ export class KeyEpochs {
     if (this.#retiring) return undefined
     this.#retiring = true
     return this.#record()
+  }
+
+  /**
+   * "<issuer>/" as UTF-8 bytes (empty while there is no issuer): the prefix of every actor this store issues, what
+   * noteMerge looks for in incoming contexts. The native merge (Engine.mergeEnvelope) leaves a merge bringing
+   * such dots to the general path, which calls noteMerge.
+   */
+  get actorPrefix(): Uint8Array {
+    const issuer = this.#issuer
+    if (issuer === undefined) return NO_PREFIX
+    if (this.#prefixOf !== issuer) {
+      this.#prefix = Buffer.from(issuer + SEPARATOR, 'utf8')
+      this.#prefixOf = issuer
+    }
+    return this.#prefix
   }
 
   /** A collected or removed key: its next write takes a new epoch anyway. */

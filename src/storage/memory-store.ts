@@ -8,7 +8,8 @@
 // on a crash can wrap the backing). Iteration is in key order, deterministic by construction: nothing here
 // depends on hash order, time or randomness.
 
-import type { Envelope, VersionVector, Write } from '../versioning/index.ts'
+import { RingkvError } from '../errors.ts'
+import { decodeEnvelope, type Envelope, type VersionVector, type Write } from '../versioning/index.ts'
 import { storeLimits, writeLimits, type StoreLimits, type WriteLimits } from './limits.ts'
 import { KEY_EPOCHS_STORAGE_KEY, KeyEpochs } from './key-epochs.ts'
 import { DigestBuilder, assertSegments, entryHash, leafSet, segmentOf, type EntryHash, type PartitionDigest } from './merkle.ts'
@@ -24,6 +25,7 @@ import {
   planUpdate,
   storageRange,
   type CollectResult,
+  type MergeBytesResult,
   type MergeResult,
   type ReplicaStore,
   type ScanEntry,
@@ -33,6 +35,7 @@ import {
 } from './store.ts'
 
 const RESOLVED: Promise<void> = Promise.resolve()
+const NO_COPY = Object.freeze({ copy: false })
 
 /**
  * Bytes by byte-ordered key: what the engine is to NativeStore. Keys are held as latin1 strings (one char per
@@ -173,6 +176,14 @@ export class MemoryStore implements ReplicaStore {
       this.backing.put(storageKey, plan.bytes)
     }
     return { stored: plan.envelope, changed: plan.bytes !== undefined, durable: RESOLVED }
+  }
+
+  mergeBytes(partition: number, key: Uint8Array, incomingBytes: Uint8Array): MergeBytesResult {
+    if (this.#closed) throw closedError()
+    if (!(incomingBytes instanceof Uint8Array)) throw new RingkvError('ERR_BAD_ENVELOPE', 'an encoded envelope must be a Uint8Array')
+    // The backing copies what it keeps, and the merged envelope is not returned: decoding may view the caller's bytes.
+    const { changed, durable } = this.merge(partition, key, decodeEnvelope(incomingBytes, NO_COPY), incomingBytes)
+    return { changed, durable }
   }
 
   scan(partition: number, options?: ScanOptions): AsyncIterable<ScanEntry> {

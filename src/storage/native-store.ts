@@ -11,7 +11,7 @@
 // I/O error, a failed background flush) surfaces through `durable`. Such a write was not applied.
 
 import { Engine, type EngineOptions } from '../engine/index.ts'
-import type { Envelope, VersionVector, Write } from '../versioning/index.ts'
+import { decodeEnvelope, type Envelope, type VersionVector, type Write } from '../versioning/index.ts'
 import { ENGINE_MAX_KEY_BYTES, storeLimits, writeLimits, type StoreLimits, type WriteLimits } from './limits.ts'
 import { KEY_EPOCHS_STORAGE_KEY, KeyEpochs } from './key-epochs.ts'
 import { assertSegments, entryHash, leafSet, type EntryHash, type PartitionDigest } from './merkle.ts'
@@ -26,6 +26,7 @@ import {
   planUpdate,
   storageRange,
   type CollectResult,
+  type MergeBytesResult,
   type MergeResult,
   type ReplicaStore,
   type ScanEntry,
@@ -46,6 +47,7 @@ export interface OpenNativeStoreOptions extends NativeStoreOptions {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve()
+const NO_COPY = Object.freeze({ copy: false })
 /** Entries per native call while scanning (the engine's own default). */
 const SCAN_BATCH = 256
 
@@ -143,6 +145,30 @@ export class NativeStore implements ReplicaStore {
     const record = this.#epochs.noteMerge(storageKey, stored, incoming)
     const durable = this.#put(storageKey, plan.bytes, record)
     return { stored: plan.envelope, changed: true, durable }
+  }
+
+  mergeBytes(partition: number, key: Uint8Array, incomingBytes: Uint8Array): MergeBytesResult {
+    if (this.#closed) throw closedError()
+    const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
+    if (!(incomingBytes instanceof Uint8Array)) throw new RingkvError('ERR_BAD_ENVELOPE', 'an encoded envelope must be a Uint8Array')
+    // Too large for the engine: the general path says so (ERR_VALUE_TOO_LARGE) unless the merge changes nothing.
+    if (incomingBytes.length <= this.limits.maxValueBytes) {
+      const outcome = this.engine.mergeEnvelope(storageKey, incomingBytes, this.#epochs.actorPrefix)
+      if (outcome === 'unchanged') {
+        this.#stats.merges++
+        return { changed: false, durable: this.#lastDurable }
+      }
+      if (outcome !== 'undecided') {
+        this.#stats.merges++
+        this.#stats.mergesChanged++
+        this.#stats.keysWritten++
+        this.#stats.bytesWritten += incomingBytes.length
+        return { changed: true, durable: this.#watch(outcome) }
+      }
+    }
+    // The store writes bytes, never the decoded envelope: it may view the caller's memory.
+    const { changed, durable } = this.merge(partition, key, decodeEnvelope(incomingBytes, NO_COPY), incomingBytes)
+    return { changed, durable }
   }
 
   /** Writes an envelope, with the key epochs' record ahead of it in one atomic batch when that changed. */

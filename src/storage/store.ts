@@ -90,6 +90,13 @@ export interface MergeResult {
   readonly durable: Promise<void>
 }
 
+export interface MergeBytesResult {
+  /** Whether anything was written. */
+  readonly changed: boolean
+  /** As MergeResult's. */
+  readonly durable: Promise<void>
+}
+
 export interface CollectResult {
   /** Whether the key was removed. */
   readonly collected: boolean
@@ -186,6 +193,13 @@ export interface ReplicaStore {
    * functions make only valid ones); what gets written is checked by the encoder.
    */
   merge(partition: number, key: Uint8Array, incoming: Envelope, incomingBytes?: Uint8Array): MergeResult
+  /**
+   * `merge` of an encoded envelope (a replica write as it arrives): the same result and errors (ERR_BAD_ENVELOPE for
+   * bytes that do not decode), without the merged envelope. The stores decide the common cases on the bytes --
+   * the incoming envelope supersedes the stored one, or is the stored one -- without decoding either (the native
+   * store in one engine call); the rest goes through `merge`. `incomingBytes` are not kept past the call.
+   */
+  mergeBytes(partition: number, key: Uint8Array, incomingBytes: Uint8Array): MergeBytesResult
   /**
    * Entries of one partition in key order within [start, end), at most `limit`, over a snapshot taken when
    * `scan` is called. Iterate it to the end or break out of the loop: that releases the snapshot.

@@ -162,6 +162,49 @@ export function storeContract(name: string, factory: StoreFactory): void {
     await store.sync()
   })
 
+  withStore('mergeBytes: replica writes as bytes -- superseding, duplicate, stale, concurrent, malformed, over a corrupt copy', async (h) => {
+    const { store } = h
+    const k = b('k')
+    const first = updateEnvelope(undefined, undefined, 'b#0/0', w('v1'))
+    const r1 = store.mergeBytes(21, k, encodeEnvelope(first))
+    assert.ok(r1.changed, 'into an absent key')
+    await r1.durable
+    same(store.get(21, k), first)
+    const written = store.stats().keysWritten
+    assert.is(store.mergeBytes(21, k, encodeEnvelope(first)).changed, false, 'a duplicate')
+    assert.is(store.stats().keysWritten, written, 'a duplicate writes nothing')
+    // A newer write supersedes the stored one: its bytes are stored as they came.
+    const newer = updateEnvelope(first, contextOf(first), 'b#0/0', w('v2'))
+    const newerBytes = Buffer.from(encodeEnvelope(newer))
+    assert.ok(store.mergeBytes(21, k, newerBytes).changed)
+    assert.ok(Buffer.from(store.getBytes(21, k)!).equals(newerBytes))
+    newerBytes.fill(0) // the store kept its own copy
+    same(store.get(21, k), newer)
+    assert.is(store.mergeBytes(21, k, encodeEnvelope(first)).changed, false, 'a stale write')
+    same(store.get(21, k), newer)
+    const concurrent = updateEnvelope(undefined, undefined, 'c#0/0', w('v3'))
+    assert.ok(store.mergeBytes(21, k, encodeEnvelope(concurrent)).changed, 'a concurrent write')
+    same(store.get(21, k), mergeEnvelopes(newer, concurrent))
+    // Actors beyond ASCII take the general path, to the same end.
+    const accented = updateEnvelope(undefined, undefined, 'n\u00e9#0/0', w('v4'))
+    assert.ok(store.mergeBytes(22, k, encodeEnvelope(accented)).changed)
+    same(store.get(22, k), accented)
+    const stats = store.stats()
+    assert.equal([stats.merges, stats.mergesChanged], [6, 4])
+    // Malformed bytes are refused, and nothing is stored.
+    const good = Buffer.from(encodeEnvelope(first))
+    throwsCode(() => store.mergeBytes(23, k, good.subarray(0, good.length - 1)), 'ERR_BAD_ENVELOPE', /truncated/)
+    throwsCode(() => store.mergeBytes(23, k, Buffer.concat([good, Buffer.from([0])])), 'ERR_BAD_ENVELOPE', /trailing/)
+    throwsCode(() => store.mergeBytes(23, k, 'bytes' as never), 'ERR_BAD_ENVELOPE', /Uint8Array/)
+    assert.is(store.get(23, k), undefined)
+    // Over a stored copy that does not decode: ERR_CORRUPTION, and the copy is left for an operator.
+    const garbage = Buffer.from([1, 9, 9])
+    await h.putRaw(encodeStorageKey(24, k, MAX_KEY_BYTES), garbage)
+    throwsCode(() => store.mergeBytes(24, k, encodeEnvelope(newer)), 'ERR_CORRUPTION', /partition 24/)
+    assert.ok(Buffer.from(store.getBytes(24, k)!).equals(garbage))
+    await store.sync()
+  })
+
   withStore('two updates of one key in one tick compose: without context both survive as siblings', async ({ store }) => {
     const k = b('race')
     const first = store.update(1, k, undefined, 'n1#0', w('a'))
@@ -331,8 +374,9 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.is(store.merge(10, b('big'), wide).changed, true)
       const huge = updateEnvelope(undefined, undefined, 'y#0', { value: Buffer.alloc(4100), timestamp: 5 })
       throwsCode(() => store.merge(10, b('big'), huge), 'ERR_VALUE_TOO_LARGE', /4096/)
+      throwsCode(() => store.mergeBytes(10, b('big'), encodeEnvelope(huge)), 'ERR_VALUE_TOO_LARGE', /4096/)
       assert.is(store.get(10, b('big'))!.siblings.length, 2)
-      assert.is(store.stats().valueRefusals, 1)
+      assert.is(store.stats().valueRefusals, 2)
     },
     { maxObjectBytes: 1000, maxValueBytes: 4096 },
   )

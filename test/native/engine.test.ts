@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Engine, RingkvError, ringPositions, sha256 } from '../../src/index.ts'
+import { encodeEnvelope, updateEnvelope } from '../../src/versioning/index.ts'
 import { rejectsWithCode, tempDir } from './helpers.ts'
 
 const b = (s: string) => Buffer.from(s)
@@ -219,6 +220,35 @@ test('use after close and double close are ERR_CLOSED', async () => {
   assert.is(again.get('k')?.toString(), 'v')
   await again.close()
   remove()
+})
+
+test('mergeEnvelope decides a replica merge in the engine when it can, and writes nothing when it cannot', async () => {
+  const { dir, remove } = tempDir()
+  const db = await Engine.open(dir)
+  try {
+    const k = b('k')
+    const noPrefix = new Uint8Array(0)
+    const first = encodeEnvelope(updateEnvelope(undefined, undefined, 'n2#0/0', { value: b('v1'), timestamp: 1 }))
+    const stored = db.mergeEnvelope(k, first, noPrefix)
+    assert.instance(stored, Promise, 'into an absent key: written')
+    await stored
+    assert.equal(db.get(k), Buffer.from(first))
+    assert.is(db.mergeEnvelope(k, first, noPrefix), 'unchanged')
+    // Concurrent with what is stored: the caller's general merge.
+    const other = encodeEnvelope(updateEnvelope(undefined, undefined, 'n3#0/0', { value: b('v2'), timestamp: 2 }))
+    assert.is(db.mergeEnvelope(k, other, noPrefix), 'undecided')
+    assert.is(db.mergeEnvelope(k, Buffer.from([1, 2, 3]), noPrefix), 'undecided', 'bytes that do not parse')
+    // Dots of this store's own actors beyond the stored ones: key-epochs.ts must see them.
+    assert.is(db.mergeEnvelope(b('k2'), first, Buffer.from('n2#0/')), 'undecided')
+    assert.equal(db.get(k), Buffer.from(first), 'nothing undecided was written')
+    assert.is(db.get(b('k2')), undefined)
+    assert.throws(() => db.mergeEnvelope(k, 'x' as never, noPrefix), (e: unknown) => e instanceof RingkvError && e.code === 'ERR_INVALID_ARGUMENT')
+    await db.close()
+    assert.throws(() => db.mergeEnvelope(k, first, noPrefix), (e: unknown) => e instanceof RingkvError && e.code === 'ERR_CLOSED')
+  } finally {
+    if (!db.closed) await db.close()
+    remove()
+  }
 })
 
 test('merkle: equal content gives equal digests; a change touches one leaf', async () => {

@@ -30,7 +30,7 @@ import { createLogger, type Logger, type LogLevel } from '../../src/runtime/logg
 import { SeededRandom } from '../../src/runtime/random.ts'
 import { MemoryStore } from '../../src/storage/memory-store.ts'
 import { MAX_KEY_BYTES, encodeStorageKey, storageRange, type ReplicaStore } from '../../src/storage/index.ts'
-import type { Envelope } from '../../src/versioning/index.ts'
+import { decodeEnvelope, type Envelope } from '../../src/versioning/index.ts'
 import { SimDisk, type DiskDurability } from './disk.ts'
 import { MemoryHintBacking } from '../../src/handoff/index.ts'
 import { drive } from './drive.ts'
@@ -613,6 +613,15 @@ export function delegateStore(inner: ReplicaStore, overrides: Partial<Omit<Repli
           }),
     update: overrides.update ?? ((p, k, context, actor, write, limits) => inner.update(p, k, context, actor, write, limits)),
     merge: overrides.merge ?? ((p, k, incoming, incomingBytes) => inner.merge(p, k, incoming, incomingBytes)),
+    // Through the (possibly overridden) merge when one is planted, so replica writes meet it too.
+    mergeBytes:
+      overrides.mergeBytes ??
+      (overrides.merge === undefined
+        ? (p, k, bytes) => inner.mergeBytes(p, k, bytes)
+        : (p, k, bytes) => {
+            const { changed, durable } = overrides.merge!(p, k, decodeEnvelope(bytes), bytes)
+            return { changed, durable }
+          }),
     scan: overrides.scan ?? ((p, o) => inner.scan(p, o)),
     remove: overrides.remove ?? ((p, k) => inner.remove(p, k)),
     collect: overrides.collect ?? ((p, k, expectedHash, now) => inner.collect(p, k, expectedHash, now)),

@@ -359,6 +359,13 @@ impl NativeEngine {
         crate::fastget::writer(env, &self.db)
     }
 
+    /// The replica-merge fast path for this handle: `mergeFrom(key, incoming, ownActorPrefix): number`
+    /// (see `fastget`).
+    #[napi]
+    pub fn merger<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        crate::fastget::merger(env, &self.db)
+    }
+
     /// The point-read fast path for this handle: `getInto(key, out): number` (see `fastget`).
     #[napi]
     pub fn reader<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {

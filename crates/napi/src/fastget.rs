@@ -23,6 +23,12 @@
 //! - an error (closed engine, corruption, non-Uint8Array argument) is thrown with the usual
 //!   `[ERR_X]` message prefix.
 //!
+//! `mergeFrom(key: Uint8Array, incoming: Uint8Array, ownActorPrefix: Uint8Array): number` (from
+//! `NativeEngine.merger()`) is a replica's merge of envelope bytes into the stored ones, decided in
+//! place by `ringkv_envelope::replica_merge`: `-1` when it is left to the caller's general merge,
+//! `0` when the stored envelope already is the merge (nothing written), else the incoming bytes were
+//! written as they are and the number is the log position to wait on.
+//!
 //! `digestInto(data: Uint8Array, out: Uint8Array): number` (from `digester()`) writes the same
 //! digest of bytes JavaScript holds to `out[0..16]` and returns 16.
 //!
@@ -43,6 +49,8 @@ use napi::bindgen_prelude::{FromNapiValue, JsError, Unknown};
 use napi::{sys, Env, Result};
 
 use ringkv_engine::hash::{value_digest, VALUE_DIGEST_BYTES};
+use ringkv_engine::NO_EXPIRY;
+use ringkv_envelope::{replica_merge, MergeDecision};
 
 use crate::engine::DbSlot;
 use crate::errors::{invalid, to_js};
@@ -347,6 +355,65 @@ unsafe extern "C" fn put_from_callback(
 ) -> sys::napi_value {
     // SAFETY: called by Node-API with a valid env and callback info.
     unsafe { answer(env, "putFrom", || put_from(env, info), Number::Double) }
+}
+
+/// Makes the `mergeFrom` function for an engine slot.
+pub fn merger<'env>(env: &'env Env, slot: &Arc<DbSlot>) -> Result<Unknown<'env>> {
+    slot_function(env, slot, "mergeFrom", merge_from_callback)
+}
+
+/// `mergeFrom` answered "not decided here": the caller runs the general merge.
+const MERGE_FALLBACK: f64 = -1.0;
+/// `mergeFrom` answered "the stored envelope already is the merge": nothing written.
+const MERGE_UNCHANGED: f64 = 0.0;
+
+/// The body of `mergeFrom(key, incoming, ownActorPrefix)`: a replica's merge of incoming envelope
+/// bytes into the stored ones, read and decided in place (`ringkv_envelope::replica_merge`) and,
+/// when the incoming envelope is the merge, written as it is in the same call.
+unsafe fn merge_from(env: sys::napi_env, info: sys::napi_callback_info) -> Result<f64> {
+    // SAFETY: called from the callback with its env and info.
+    let (argv, argc, data) = unsafe { call_args::<3>(env, info, "mergeFrom")? };
+    if data.is_null() {
+        return Err(invalid("mergeFrom: bad call"));
+    }
+    if argc < 3 {
+        return Err(invalid(
+            "mergeFrom takes a key, the incoming envelope and this store's actor prefix",
+        ));
+    }
+    // SAFETY: `data` is the `Box<Arc<DbSlot>>` attached to this very function (see `reader`).
+    let slot: &DbSlot = unsafe { &*(data as *const Arc<DbSlot>) };
+    // SAFETY: argv holds the arguments (missing ones are `undefined`, which fails the checks); the
+    // arrays are only read, and no JavaScript runs before this call returns.
+    let key = unsafe { input_bytes(env, argv[0], "key")? };
+    let incoming = unsafe { input_bytes(env, argv[1], "incoming")? };
+    let own_prefix = unsafe { input_bytes(env, argv[2], "ownActorPrefix")? };
+    let guard = slot.read().map_err(|_| crate::errors::closed())?;
+    let db = guard.as_ref().ok_or_else(crate::errors::closed)?;
+    // Read, decide and write within one call on the event loop's thread, which is the store's only
+    // writer (src/storage/store.ts, "Atomicity"): nothing can change the key in between.
+    let decision = db
+        .get_with(key, |stored| {
+            replica_merge(Some(stored), incoming, own_prefix)
+        })
+        .map_err(to_js)?
+        .unwrap_or_else(|| replica_merge(None, incoming, own_prefix));
+    match decision {
+        MergeDecision::Fallback => Ok(MERGE_FALLBACK),
+        MergeDecision::Unchanged => Ok(MERGE_UNCHANGED),
+        MergeDecision::StoreIncoming => db
+            .put(key, incoming, NO_EXPIRY)
+            .map(|lsn| lsn as f64)
+            .map_err(to_js),
+    }
+}
+
+unsafe extern "C" fn merge_from_callback(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with a valid env and callback info.
+    unsafe { answer(env, "mergeFrom", || merge_from(env, info), Number::Double) }
 }
 
 unsafe fn digest_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<usize> {
