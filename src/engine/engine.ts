@@ -154,6 +154,40 @@ function prefixSuccessor(prefix: Uint8Array): Uint8Array | undefined {
   return undefined
 }
 
+/**
+ * A coordinator's write of a ringkv envelope, for Engine.updateEnvelope: src/versioning's updateEnvelope with the key
+ * epoch choice of src/storage/key-epochs.ts and the write limits of src/storage/store.ts's planUpdate.
+ */
+export interface EnvelopeUpdate {
+  /** The client context's bytes (src/versioning contextBytes), or undefined for a write without one. */
+  readonly context: Uint8Array | undefined
+  /** "<issuer>/" of the store's key epochs. */
+  readonly ownActorPrefix: Uint8Array
+  /** The lowest key epoch the key may keep, or -1 when it must take a new one. */
+  readonly reuseFrom: number
+  /** The epoch a key that needs a new one takes, and whether it may without the epochs' record written first. */
+  readonly nextEpoch: number
+  readonly mayTakeNext: boolean
+  /** null writes a tombstone. */
+  readonly value: Uint8Array | null
+  readonly timestamp: number
+  readonly expiresAt: number
+  readonly maxSiblings: number
+  readonly maxObjectBytes: number
+}
+
+export interface EnvelopeUpdated {
+  /** The stored envelope's bytes (a Buffer of the caller's). */
+  readonly bytes: Buffer
+  readonly siblings: number
+  /** The key epoch of the write's actor, and whether it was `nextEpoch`. */
+  readonly epoch: number
+  readonly fresh: boolean
+  readonly durable: Promise<void>
+}
+
+const NO_BYTES = new Uint8Array(0)
+
 interface Turn {
   lsn: number
   promise: Promise<void>
@@ -178,6 +212,12 @@ export class Engine {
   readonly #getInto: (key: Uint8Array, out: Uint8Array, digest?: boolean) => number
   /** The native put (crates/napi/src/fastget.rs): one hand-written Node-API call, the value written from this memory. */
   readonly #putFrom: (key: Uint8Array, value: Uint8Array, expiresAt: number) => number
+  /** The coordinator-write fast path (crates/napi/src/fastget.rs, crates/envelope). */
+  readonly #updateFrom: (key: Uint8Array, context: Uint8Array, ownActorPrefix: Uint8Array, value: Uint8Array, out: Uint8Array, meta: Float64Array) => number
+  /** updateFrom's numbers in and out (slots: crates/napi/src/fastget.rs `meta`). */
+  readonly #updateMeta = new Float64Array(8)
+  /** Where updateFrom copies the new envelope; grown on demand like #readBuffer. */
+  #updateBuffer: Buffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
   /** The replica-merge fast path (crates/napi/src/fastget.rs, crates/envelope). */
   readonly #mergeFrom: (key: Uint8Array, incoming: Uint8Array, ownActorPrefix: Uint8Array) => number
   /** Reused by every `get`; its own ArrayBuffer (never Node's shared pool). */
@@ -191,6 +231,7 @@ export class Engine {
     this.#getInto = handle.reader()
     this.#putFrom = handle.writer()
     this.#mergeFrom = handle.merger()
+    this.#updateFrom = handle.updater()
   }
 
   /**
@@ -309,6 +350,39 @@ export class Engine {
       throw toRingkvError(e)
     }
     return outcome < 0 ? 'undecided' : outcome === 0 ? 'unchanged' : this.#durable(outcome)
+  }
+
+  /**
+   * The coordinator's write of a ringkv envelope (src/versioning) under `key`, decided and written in one native call
+   * when crates/envelope can (see EnvelopeUpdate); undefined when it leaves the write to the caller (nothing was
+   * written). Throws, with nothing written, for a closed engine or a stored value failing its checksum.
+   */
+  updateEnvelope(key: Uint8Array, u: EnvelopeUpdate): EnvelopeUpdated | undefined {
+    const meta = this.#updateMeta
+    meta[0] = u.timestamp
+    meta[1] = u.expiresAt
+    meta[2] = u.reuseFrom
+    meta[3] = u.nextEpoch
+    meta[4] = u.mayTakeNext ? 1 : 0
+    meta[5] = u.maxSiblings
+    meta[6] = u.maxObjectBytes
+    meta[7] = u.value === null ? 1 : 0
+    let n: number
+    try {
+      n = this.#updateFrom(key, u.context ?? NO_BYTES, u.ownActorPrefix, u.value ?? NO_BYTES, this.#updateBuffer, meta)
+      if (n > this.#updateBuffer.length) {
+        // Nothing was written: again with room for it (maxObjectBytes bounds n).
+        this.#updateBuffer = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(n)))
+        n = this.#updateFrom(key, u.context ?? NO_BYTES, u.ownActorPrefix, u.value ?? NO_BYTES, this.#updateBuffer, meta)
+      }
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+    if (n < 0) return undefined
+    // Pooled like `get`'s values: the caller keeps these bytes (a hint, a message) past this call.
+    const bytes = Buffer.allocUnsafe(n)
+    this.#updateBuffer.copy(bytes, 0, 0, n)
+    return { bytes, siblings: meta[1]!, epoch: meta[2]!, fresh: meta[3] === 1, durable: this.#durable(meta[0]!) }
   }
 
   delete(key: Key): Promise<void> {

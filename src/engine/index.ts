@@ -9,6 +9,8 @@ export {
   type Durability,
   type EngineOptions,
   type EngineStats,
+  type EnvelopeUpdate,
+  type EnvelopeUpdated,
   type Entry,
   type Key,
   type MerkleOptions,

@@ -79,6 +79,12 @@ export interface NativeEngine {
    * of the incoming bytes it wrote.
    */
   merger(): (key: Uint8Array, incoming: Uint8Array, ownActorPrefix: Uint8Array) => number
+  /**
+   * The coordinator-write fast path (crates/napi/src/fastget.rs): `updateFrom(key, context, ownActorPrefix, value, out,
+   * meta)` returns -1 when it leaves the write to the caller, else the new envelope's length n: written and copied to
+   * out[0..n] when n <= out.length, nothing done otherwise.
+   */
+  updater(): (key: Uint8Array, context: Uint8Array, ownActorPrefix: Uint8Array, value: Uint8Array, out: Uint8Array, meta: Float64Array) => number
   getMany(packedKeys: Uint8Array): Buffer
   put(key: Uint8Array, value: Uint8Array, expiresAt?: number): number
   delete(key: Uint8Array): number

@@ -43,7 +43,7 @@ import { MessageType } from '../protocol/message-types.ts'
 import { partitionOf, preferenceList, type RingMap } from '../ring/index.ts'
 import {
   contextOf,
-  decodeContext,
+  contextBytes,
   decodeEnvelope,
   encodeContext,
   envelopesEqual,
@@ -342,7 +342,8 @@ export class Coordinator implements KvService {
     const timeoutMs = timeoutOf(options.timeoutMs, this.#d.requestTimeoutMs)
     const ttlMs = options.ttlMs ?? 0
     if (!Number.isInteger(ttlMs) || ttlMs < 0) throw new RingkvError('ERR_BAD_REQUEST', `ttlMs must be a non-negative integer, got ${ttlMs}`)
-    const context = options.context === undefined || options.context === '' ? undefined : decodeContext(options.context)
+    // Base64 undone here; the context block itself is parsed by the store, where the stored envelope is.
+    const context = options.context === undefined || options.context === '' ? undefined : contextBytes(options.context)
     const ring = this.#d.ring()
     const partition = partitionOf(k, ring.q)
     const replicas = this.#replicas(partition)

@@ -9,10 +9,13 @@
 
 export {
   assertPartition,
+  contextVector,
   decodeStorageKey,
   encodeStorageKey,
   storageRange,
+  type ClientContext,
   type CollectResult,
+  type MergeBytesResult,
   type MergeResult,
   type ReplicaStore,
   type ScanEntry,

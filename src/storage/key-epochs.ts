@@ -105,6 +105,19 @@ export class KeyEpochs {
   }
 
   /**
+   * `choose` as numbers, for a write that decides its actor where the stored envelope is (Engine.updateEnvelope):
+   * the key keeps its highest epoch of `issuer` when that is at least `reuseFrom` (-1: it may not keep any), else
+   * takes `nextEpoch`, which it may only when `mayTakeNext` (no record needs writing first). Undefined when only
+   * `choose` and `commit` can decide: an issuer other than the current one (its first write writes the record).
+   * A fresh epoch taken must be applied with `commit`.
+   */
+  planInPlace(issuer: string, storageKey: Uint8Array): { reuseFrom: number; nextEpoch: number; mayTakeNext: boolean } | undefined {
+    if (issuer !== this.#issuer) return undefined
+    const retired = this.#retired.size > 0 && this.#retired.has(latin1(storageKey))
+    return { reuseFrom: retired ? -1 : this.#reuseFrom, nextEpoch: this.#next, mayTakeNext: this.#next + 1 <= this.#leaseEnd }
+  }
+
+  /**
    * Applies a choice whose write is being made: the record bytes to write first (before the write, in the same
    * engine), or undefined when the lease still covers it.
    */

@@ -16,6 +16,7 @@ import { DigestBuilder, assertSegments, entryHash, leafSet, segmentOf, type Entr
 import { valueDigest } from '../engine/index.ts'
 import {
   closedError,
+  contextVector,
   decodeStorageKey,
   decodeStored,
   emptyStats,
@@ -24,6 +25,7 @@ import {
   planMerge,
   planUpdate,
   storageRange,
+  type ClientContext,
   type CollectResult,
   type MergeBytesResult,
   type MergeResult,
@@ -146,7 +148,7 @@ export class MemoryStore implements ReplicaStore {
   update(
     partition: number,
     key: Uint8Array,
-    context: VersionVector | undefined,
+    context: ClientContext | undefined,
     actor: string,
     write: Write,
     limits?: Partial<WriteLimits>,
@@ -154,10 +156,11 @@ export class MemoryStore implements ReplicaStore {
     if (this.#closed) throw closedError()
     const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
     const policy = writeLimits(limits, this.limits)
+    const vector = contextVector(context)
     const raw = this.backing.get(storageKey)
     const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, true, this.#stats)
     const choice = this.#epochs.choose(actor, storageKey, stored)
-    const plan = planUpdate(stored, context, choice.actor, write, policy, this.#stats, partition, key)
+    const plan = planUpdate(stored, vector, choice.actor, write, policy, this.#stats, partition, key)
     const record = this.#epochs.commit(choice, storageKey)
     if (record !== undefined) this.backing.put(KEY_EPOCHS_STORAGE_KEY, record)
     this.backing.put(storageKey, plan.bytes)

@@ -13,10 +13,11 @@
 import { Engine, type EngineOptions } from '../engine/index.ts'
 import { decodeEnvelope, type Envelope, type VersionVector, type Write } from '../versioning/index.ts'
 import { ENGINE_MAX_KEY_BYTES, storeLimits, writeLimits, type StoreLimits, type WriteLimits } from './limits.ts'
-import { KEY_EPOCHS_STORAGE_KEY, KeyEpochs } from './key-epochs.ts'
+import { KEY_EPOCHS_STORAGE_KEY, KeyEpochs, keyActor } from './key-epochs.ts'
 import { assertSegments, entryHash, leafSet, type EntryHash, type PartitionDigest } from './merkle.ts'
 import {
   closedError,
+  contextVector,
   decodeStorageKey,
   decodeStored,
   emptyStats,
@@ -25,6 +26,7 @@ import {
   planMerge,
   planUpdate,
   storageRange,
+  type ClientContext,
   type CollectResult,
   type MergeBytesResult,
   type MergeResult,
@@ -117,7 +119,7 @@ export class NativeStore implements ReplicaStore {
   update(
     partition: number,
     key: Uint8Array,
-    context: VersionVector | undefined,
+    context: ClientContext | undefined,
     actor: string,
     write: Write,
     limits?: Partial<WriteLimits>,
@@ -125,11 +127,14 @@ export class NativeStore implements ReplicaStore {
     if (this.#closed) throw closedError()
     const storageKey = encodeStorageKey(partition, key, this.limits.maxKeyBytes)
     const policy = writeLimits(limits, this.limits)
+    const inPlace = this.#updateInEngine(storageKey, context, actor, write, policy)
+    if (inPlace !== undefined) return inPlace
+    const vector = contextVector(context)
     // From here to the put: no await, so no other operation runs in between (DESIGN section 8).
     const raw = this.engine.get(storageKey)
     const stored = raw === undefined ? undefined : decodeStored(raw, partition, key, false, this.#stats)
     const choice = this.#epochs.choose(actor, storageKey, stored)
-    const plan = planUpdate(stored, context, choice.actor, write, policy, this.#stats, partition, key)
+    const plan = planUpdate(stored, vector, choice.actor, write, policy, this.#stats, partition, key)
     const record = this.#epochs.commit(choice, storageKey)
     const durable = this.#put(storageKey, plan.bytes, record)
     return { stored: plan.envelope, siblingWarning: plan.siblingWarning, bytes: plan.bytes, durable }
@@ -145,6 +150,53 @@ export class NativeStore implements ReplicaStore {
     const record = this.#epochs.noteMerge(storageKey, stored, incoming)
     const durable = this.#put(storageKey, plan.bytes, record)
     return { stored: plan.envelope, changed: true, durable }
+  }
+
+  /**
+   * The write decided and made in one engine call (crates/envelope's update: the same envelope, actor and limits as
+   * the general path below), or undefined when the engine leaves it to that path -- anything unusual: a context or
+   * stored copy that does not parse there, a refusal, a key epoch needing its record written, input to be refused.
+   */
+  #updateInEngine(storageKey: Buffer, context: ClientContext | undefined, actor: string, write: Write, policy: WriteLimits): UpdateResult | undefined {
+    if (context !== undefined && !(context instanceof Uint8Array)) return undefined
+    if (write === null || typeof write !== 'object') return undefined
+    const { value, timestamp } = write
+    const expiresAt = write.expiresAt ?? 0
+    if (value !== null && !(value instanceof Uint8Array)) return undefined
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0 || !Number.isSafeInteger(expiresAt) || expiresAt < 0) return undefined
+    const plan = this.#epochs.planInPlace(actor, storageKey)
+    if (plan === undefined) return undefined
+    const done = this.engine.updateEnvelope(storageKey, {
+      context,
+      ownActorPrefix: this.#epochs.actorPrefix,
+      reuseFrom: plan.reuseFrom,
+      nextEpoch: plan.nextEpoch,
+      mayTakeNext: plan.mayTakeNext,
+      value,
+      timestamp,
+      expiresAt,
+      maxSiblings: policy.maxSiblings,
+      maxObjectBytes: policy.maxObjectBytes,
+    })
+    if (done === undefined) return undefined
+    if (done.fresh) this.#epochs.commit({ actor: keyActor(actor, done.epoch), issuer: actor, epoch: done.epoch, fresh: true }, storageKey)
+    const siblingWarning = done.siblings >= policy.warnSiblings
+    if (siblingWarning) this.#stats.siblingWarnings++
+    this.#stats.updates++
+    this.#stats.keysWritten++
+    this.#stats.bytesWritten += done.bytes.length
+    const bytes = done.bytes
+    let stored: Envelope | undefined
+    return {
+      // Decoded only if asked for (the coordinator needs it only to keep a hint).
+      get stored(): Envelope {
+        stored ??= decodeEnvelope(bytes)
+        return stored
+      },
+      siblingWarning,
+      bytes,
+      durable: this.#watch(done.durable),
+    }
   }
 
   mergeBytes(partition: number, key: Uint8Array, incomingBytes: Uint8Array): MergeBytesResult {

@@ -54,6 +54,7 @@
 
 import { RingkvError } from '../errors.ts'
 import {
+  decodeContextBytes,
   decodeEnvelope,
   encodeEnvelope,
   envelopesEqual,
@@ -174,12 +175,13 @@ export interface ReplicaStore {
    * and keyActor its key epoch for this key (key-epochs.ts): the one of the stored envelope while the store holds
    * all its dots, else a new one. Refuses a result with more than `maxSiblings`
    * siblings (ERR_TOO_MANY_SIBLINGS) or larger than `maxObjectBytes` encoded (ERR_OBJECT_TOO_LARGE); `limits`
-   * overrides the store's default policy for this write (a keyspace's own).
+   * overrides the store's default policy for this write (a keyspace's own). `context` is a version vector, or the
+   * client context's bytes as they came (contextBytes): decoded only where needed -- ERR_BAD_CONTEXT if they do not.
    */
   update(
     partition: number,
     key: Uint8Array,
-    context: VersionVector | undefined,
+    context: ClientContext | undefined,
     actor: string,
     write: Write,
     limits?: Partial<WriteLimits>,
@@ -235,6 +237,14 @@ export interface ReplicaStore {
   stats(): StoreStats
   /** Waits for pending writes; afterwards every method fails with ERR_CLOSED. */
   close(): Promise<void>
+}
+
+/** A client's causal context: decoded, or its bytes (src/versioning contextBytes) as the request carried them. */
+export type ClientContext = VersionVector | Uint8Array
+
+/** The version vector of a client context; ERR_BAD_CONTEXT for bytes that do not decode. */
+export function contextVector(context: ClientContext | undefined): VersionVector | undefined {
+  return context instanceof Uint8Array ? decodeContextBytes(context) : context
 }
 
 // ---- key encoding ----

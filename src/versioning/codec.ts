@@ -317,12 +317,22 @@ const BASE64 = /^[A-Za-z0-9_-]*$/
 
 /** Parses a client context; anything malformed is an ERR_BAD_CONTEXT saying what is wrong. */
 export function decodeContext(text: string): VersionVector {
-  const fail = (message: string): never => {
-    throw new RingkvError('ERR_BAD_CONTEXT', `causal context ${message}`)
-  }
-  if (typeof text !== 'string') fail('must be a string')
-  if (text.length === 0) fail('is empty')
-  if (text.length > MAX_CONTEXT_CHARS) fail(`is ${text.length} characters; the limit is ${MAX_CONTEXT_CHARS}`)
+  return decodeContextBytes(contextBytes(text))
+}
+
+function failContext(message: string): never {
+  throw new RingkvError('ERR_BAD_CONTEXT', `causal context ${message}`)
+}
+
+/**
+ * The bytes of a client context (its format byte and context block), base64 undone and checked, the block itself
+ * not parsed: what the native store's write takes (it parses the block where the envelope is). ERR_BAD_CONTEXT
+ * for text that is not a context's base64; `decodeContextBytes` checks the rest.
+ */
+export function contextBytes(text: string): Uint8Array {
+  if (typeof text !== 'string') failContext('must be a string')
+  if (text.length === 0) failContext('is empty')
+  if (text.length > MAX_CONTEXT_CHARS) failContext(`is ${text.length} characters; the limit is ${MAX_CONTEXT_CHARS}`)
   // Contexts come back as this module wrote them (unpadded base64url): normalise only what needs it.
   let normal = text
   if (normal.endsWith('=')) normal = normal.replace(/={1,2}$/, '')
@@ -331,10 +341,16 @@ export function decodeContext(text: string): VersionVector {
   // Buffer skips characters outside the alphabet and stray bits in the last one; a canonical context has
   // neither, so it re-encodes to itself -- one check for both, the alphabet looked at only to say which.
   if (bytes.toString('base64url') !== normal) {
-    if (!BASE64.test(normal) || normal.length % 4 === 1) fail('is not valid base64url')
-    fail('is not valid base64url (non-zero padding bits)')
+    if (!BASE64.test(normal) || normal.length % 4 === 1) failContext('is not valid base64url')
+    failContext('is not valid base64url (non-zero padding bits)')
   }
-  const r: Reader = new Reader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), 'ERR_BAD_CONTEXT', 'causal context')
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)
+}
+
+/** Parses the bytes of a client context (contextBytes); anything malformed is an ERR_BAD_CONTEXT. */
+export function decodeContextBytes(bytes: Uint8Array): VersionVector {
+  if (!(bytes instanceof Uint8Array)) failContext('must be bytes')
+  const r: Reader = new Reader(bytes, 'ERR_BAD_CONTEXT', 'causal context')
   const format = r.byte()
   if (format !== CONTEXT_FORMAT) r.fail(`format ${format} is not supported (expected ${CONTEXT_FORMAT})`)
   const entries = readContext(r)

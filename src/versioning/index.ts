@@ -39,7 +39,9 @@ export {
   type Write,
 } from './envelope.ts'
 export {
+  contextBytes,
   decodeContext,
+  decodeContextBytes,
   decodeEnvelope,
   encodeContext,
   encodeEnvelope,

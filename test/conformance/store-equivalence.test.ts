@@ -13,7 +13,9 @@ import fc from 'fast-check'
 import { isRingkvError, RingkvError } from '../../src/errors.ts'
 import { MAX_KEY_BYTES, MemoryStore, NativeStore, encodeStorageKey, entryHash, type ReplicaStore } from '../../src/storage/index.ts'
 import {
+  contextBytes,
   contextOf,
+  encodeContext,
   encodeEnvelope,
   envelopesEqual,
   isObsolete,
@@ -32,7 +34,7 @@ const LIMITS = { warnSiblings: 3, maxSiblings: 4 }
 
 type Context = { kind: 'none' } | { kind: 'fresh' } | { kind: 'history'; index: number } | { kind: 'remote'; remote: number }
 type Command =
-  | { t: 'update'; key: number; actor: number; context: Context; value: string | null; expiresAt: number }
+  | { t: 'update'; key: number; actor: number; context: Context; encoded: boolean; value: string | null; expiresAt: number }
   | { t: 'remoteUpdate'; remote: number; key: number; own: boolean; value: string | null }
   | { t: 'merge'; key: number; remote: number; bytes: boolean }
   | { t: 'mergeHistory'; key: number; index: number; bytes: boolean }
@@ -50,7 +52,7 @@ const context: fc.Arbitrary<Context> = fc.oneof(
   remote.map((r) => ({ kind: 'remote' as const, remote: r })),
 )
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('update' as const), key, actor: fc.nat(LOCAL_ACTORS.length - 1), context, value, expiresAt: fc.constantFrom(0, 0, 5) }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('update' as const), key, actor: fc.nat(LOCAL_ACTORS.length - 1), context, encoded: fc.boolean(), value, expiresAt: fc.constantFrom(0, 0, 5) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('remoteUpdate' as const), remote, key, own: fc.boolean(), value }) },
   // `bytes`: through mergeBytes, as replica writes arrive (the native store decides most of those in the engine).
   { weight: 3, arbitrary: fc.record({ t: fc.constant('merge' as const), key, remote, bytes: fc.boolean() }) },
@@ -132,7 +134,9 @@ test('native and memory stores agree with each other and with the versioning alg
               return { stored, flag: stored.siblings.length >= LIMITS.warnSiblings }
             })
             const outcomes = stores.map((s) => attempt(() => {
-              const r = s.update(partition, k, ctx, issuer, wr, LIMITS)
+              // `encoded`: the context as a request carries it (the native store decides those writes in the engine).
+              const given = c.encoded && ctx !== undefined && ctx.size > 0 ? contextBytes(encodeContext(ctx)) : ctx
+              const r = s.update(partition, k, given, issuer, wr, LIMITS)
               return { stored: r.stored, flag: r.siblingWarning }
             }))
             sameOutcome(outcomes[0]!, outcomes[1]!, what)

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Engine, RingkvError, ringPositions, sha256 } from '../../src/index.ts'
-import { encodeEnvelope, updateEnvelope } from '../../src/versioning/index.ts'
+import { contextBytes, decodeEnvelope, encodeContext, encodeEnvelope, updateEnvelope } from '../../src/versioning/index.ts'
 import { rejectsWithCode, tempDir } from './helpers.ts'
 
 const b = (s: string) => Buffer.from(s)
@@ -245,6 +245,53 @@ test('mergeEnvelope decides a replica merge in the engine when it can, and write
     assert.throws(() => db.mergeEnvelope(k, 'x' as never, noPrefix), (e: unknown) => e instanceof RingkvError && e.code === 'ERR_INVALID_ARGUMENT')
     await db.close()
     assert.throws(() => db.mergeEnvelope(k, first, noPrefix), (e: unknown) => e instanceof RingkvError && e.code === 'ERR_CLOSED')
+  } finally {
+    if (!db.closed) await db.close()
+    remove()
+  }
+})
+
+test('updateEnvelope makes a coordinator write in the engine, or leaves it to the caller with nothing written', async () => {
+  const { dir, remove } = tempDir()
+  const db = await Engine.open(dir)
+  try {
+    const k = b('k')
+    const base = {
+      context: undefined,
+      ownActorPrefix: b('n1#0/'),
+      reuseFrom: 0,
+      nextEpoch: 5,
+      mayTakeNext: true,
+      value: b('v1') as Uint8Array | null,
+      timestamp: 10,
+      expiresAt: 0,
+      maxSiblings: 4,
+      maxObjectBytes: 1 << 20,
+    }
+    const first = db.updateEnvelope(k, base)!
+    assert.ok(first !== undefined)
+    await first.durable
+    assert.equal([first.siblings, first.epoch, first.fresh], [1, 5, true])
+    assert.equal(db.get(k), first.bytes)
+    assert.equal(first.bytes, Buffer.from(encodeEnvelope(updateEnvelope(undefined, undefined, 'n1#0/5', { value: b('v1'), timestamp: 10 }))))
+    // With the context the client read: supersedes, keeps the key's epoch.
+    const context = contextBytes(encodeContext(decodeEnvelope(first.bytes).context))
+    const second = db.updateEnvelope(k, { ...base, context, value: null, timestamp: 11 })!
+    assert.equal([second.siblings, second.epoch, second.fresh], [1, 5, false])
+    const expected = updateEnvelope(decodeEnvelope(first.bytes), decodeEnvelope(first.bytes).context, 'n1#0/5', { value: null, timestamp: 11 })
+    assert.equal(second.bytes, Buffer.from(encodeEnvelope(expected)))
+    // Larger than the copy-out buffer: grown, and one write made.
+    const big = db.updateEnvelope(b('big'), { ...base, value: Buffer.alloc(300_000, 7) })!
+    assert.equal(db.get(b('big')), big.bytes)
+    assert.is(decodeEnvelope(big.bytes).siblings.length, 1)
+    // Left to the caller, nothing written: a new epoch beyond the lease, too many siblings, a context that does not parse.
+    assert.is(db.updateEnvelope(b('k2'), { ...base, mayTakeNext: false }), undefined)
+    assert.is(db.updateEnvelope(k, { ...base, maxSiblings: 1 }), undefined)
+    assert.is(db.updateEnvelope(k, { ...base, context: Buffer.from([1, 1, 1]) }), undefined)
+    assert.is(db.get(b('k2')), undefined)
+    assert.equal(db.get(k), second.bytes)
+    await db.close()
+    assert.throws(() => db.updateEnvelope(k, base), (e: unknown) => e instanceof RingkvError && e.code === 'ERR_CLOSED')
   } finally {
     if (!db.closed) await db.close()
     remove()

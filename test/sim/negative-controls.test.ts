@@ -2,7 +2,7 @@
 // that bug causes. (Nothing here is recorded in failed-seeds.json: these runs are meant to fail.)
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { ReplicaStore } from '../../src/storage/index.ts'
+import { contextVector, type ReplicaStore } from '../../src/storage/index.ts'
 import { delegateStore } from './cluster.ts'
 import { runScenario, type Scenario } from './scenario.ts'
 import { encodeEnvelope, updateEnvelope } from '../../src/versioning/index.ts'
@@ -14,7 +14,7 @@ const planted = (inner: ReplicaStore, overrides: Partial<Pick<ReplicaStore, 'upd
 const keyEpochsOff = (s: ReplicaStore) =>
   planted(s, {
     update: (p, k, context, actor, write) => {
-      const next = updateEnvelope(s.get(p, k), context, actor, write)
+      const next = updateEnvelope(s.get(p, k), contextVector(context), actor, write)
       const merged = s.merge(p, k, next)
       return { stored: merged.stored, siblingWarning: false, bytes: encodeEnvelope(merged.stored), durable: merged.durable }
     },

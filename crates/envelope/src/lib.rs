@@ -16,6 +16,7 @@
 /// Actors are 1..=255 UTF-8 bytes (MAX_ACTOR_BYTES in src/versioning/version-vector.ts).
 pub const MAX_ACTOR_BYTES: usize = 255;
 const ENVELOPE_FORMAT: u8 = 1;
+const CONTEXT_FORMAT: u8 = 1;
 const TOMBSTONE: u8 = 0;
 const VALUE: u8 = 1;
 /// Number.MAX_SAFE_INTEGER: the decoder refuses larger varints.
@@ -72,6 +73,45 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A context block: actors ascending (ASCII only, see the top of this file), counters from 1.
+fn read_context<'a>(r: &mut Reader<'a>) -> Option<Vec<(&'a [u8], u64)>> {
+    // Each entry is at least 3 bytes: a length, one byte of name, a counter.
+    let actors = r.count(3)?;
+    let mut context: Vec<(&'a [u8], u64)> = Vec::with_capacity(actors);
+    for _ in 0..actors {
+        let len = r.varint()?;
+        if len == 0 || len > MAX_ACTOR_BYTES as u64 {
+            return None;
+        }
+        let name = r.take(len)?;
+        if !name.is_ascii() {
+            return None;
+        }
+        if let Some(&(previous, _)) = context.last() {
+            if previous >= name {
+                return None;
+            }
+        }
+        let counter = r.varint()?;
+        if counter == 0 {
+            return None;
+        }
+        context.push((name, counter));
+    }
+    Some(context)
+}
+
+/// A client's causal context as `decodeContext` reads it once base64 is undone: a format byte (1) and a
+/// context block; `None` for anything it would refuse (or non-ASCII actors).
+pub fn parse_client_context(bytes: &[u8]) -> Option<Vec<(&[u8], u64)>> {
+    let mut r = Reader { bytes, at: 0 };
+    if r.byte()? != CONTEXT_FORMAT {
+        return None;
+    }
+    let context = read_context(&mut r)?;
+    (r.left() == 0).then_some(context)
+}
+
 /// One sibling as it lies in the bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sibling<'a> {
@@ -107,29 +147,7 @@ impl<'a> Envelope<'a> {
         if r.byte()? != ENVELOPE_FORMAT {
             return None;
         }
-        // Each context entry is at least 3 bytes: a length, one byte of name, a counter.
-        let actors = r.count(3)?;
-        let mut context: Vec<(&'a [u8], u64)> = Vec::with_capacity(actors);
-        for _ in 0..actors {
-            let len = r.varint()?;
-            if len == 0 || len > MAX_ACTOR_BYTES as u64 {
-                return None;
-            }
-            let name = r.take(len)?;
-            if !name.is_ascii() {
-                return None;
-            }
-            if let Some(&(previous, _)) = context.last() {
-                if previous >= name {
-                    return None;
-                }
-            }
-            let counter = r.varint()?;
-            if counter == 0 {
-                return None;
-            }
-            context.push((name, counter));
-        }
+        let context = read_context(&mut r)?;
         // Each sibling is at least 5 bytes: actor index, counter, timestamp, expiry, kind.
         let count = r.count(5)?;
         let mut siblings = Vec::with_capacity(count);
@@ -267,6 +285,8 @@ pub fn replica_merge(
     }
     MergeDecision::StoreIncoming
 }
+
+pub mod update;
 
 #[cfg(test)]
 mod tests;

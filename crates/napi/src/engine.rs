@@ -366,6 +366,12 @@ impl NativeEngine {
         crate::fastget::merger(env, &self.db)
     }
 
+    /// The coordinator-write fast path for this handle: `updateFrom(...)` (see `fastget`).
+    #[napi]
+    pub fn updater<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        crate::fastget::updater(env, &self.db)
+    }
+
     /// The point-read fast path for this handle: `getInto(key, out): number` (see `fastget`).
     #[napi]
     pub fn reader<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {

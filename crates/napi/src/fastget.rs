@@ -29,6 +29,13 @@
 //! `0` when the stored envelope already is the merge (nothing written), else the incoming bytes were
 //! written as they are and the number is the log position to wait on.
 //!
+//! `updateFrom(key, context, ownActorPrefix, value, out: Uint8Array, meta: Float64Array): number`
+//! (from `NativeEngine.updater()`) is the coordinator's write on the stored envelope, decided by
+//! `ringkv_envelope::update`: `-1` when it is left to the caller; else the new envelope's length n,
+//! and when `n <= out.length` it was written to the engine and copied to `out[0..n]` (otherwise
+//! nothing happened: call again with a larger `out`). `meta` carries the write's numbers in and the
+//! log position, sibling count and key epoch out (the `meta` module below names the slots).
+//!
 //! `digestInto(data: Uint8Array, out: Uint8Array): number` (from `digester()`) writes the same
 //! digest of bytes JavaScript holds to `out[0..16]` and returns 16.
 //!
@@ -50,6 +57,7 @@ use napi::{sys, Env, Result};
 
 use ringkv_engine::hash::{value_digest, VALUE_DIGEST_BYTES};
 use ringkv_engine::NO_EXPIRY;
+use ringkv_envelope::update::{update, Update};
 use ringkv_envelope::{replica_merge, MergeDecision};
 
 use crate::engine::DbSlot;
@@ -80,6 +88,38 @@ unsafe fn u8_array(
     };
     if status != sys::Status::napi_ok || ty != sys::TypedarrayType::uint8_array {
         return Err(invalid(format!("{what} must be a Uint8Array")));
+    }
+    if data.is_null() {
+        len = 0;
+    }
+    Ok((data.cast(), len))
+}
+
+/// A Float64Array's elements: pointer and length (a detached or empty array gives length 0).
+unsafe fn f64_array(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    what: &str,
+) -> Result<(*mut f64, usize)> {
+    let mut ty = 0;
+    let mut len = 0usize;
+    let mut data: *mut c_void = ptr::null_mut();
+    let mut buffer = ptr::null_mut();
+    let mut offset = 0usize;
+    // SAFETY: valid env and value from the callback; out-pointers to locals.
+    let status = unsafe {
+        sys::napi_get_typedarray_info(
+            env,
+            value,
+            &mut ty,
+            &mut len,
+            &mut data,
+            &mut buffer,
+            &mut offset,
+        )
+    };
+    if status != sys::Status::napi_ok || ty != sys::TypedarrayType::float64_array {
+        return Err(invalid(format!("{what} must be a Float64Array")));
     }
     if data.is_null() {
         len = 0;
@@ -401,10 +441,10 @@ unsafe fn merge_from(env: sys::napi_env, info: sys::napi_callback_info) -> Resul
     match decision {
         MergeDecision::Fallback => Ok(MERGE_FALLBACK),
         MergeDecision::Unchanged => Ok(MERGE_UNCHANGED),
-        MergeDecision::StoreIncoming => db
+        // Refused by the engine: left to the caller too (see `update_from`).
+        MergeDecision::StoreIncoming => Ok(db
             .put(key, incoming, NO_EXPIRY)
-            .map(|lsn| lsn as f64)
-            .map_err(to_js),
+            .map_or(MERGE_FALLBACK, |lsn| lsn as f64)),
     }
 }
 
@@ -414,6 +454,137 @@ unsafe extern "C" fn merge_from_callback(
 ) -> sys::napi_value {
     // SAFETY: called by Node-API with a valid env and callback info.
     unsafe { answer(env, "mergeFrom", || merge_from(env, info), Number::Double) }
+}
+
+/// Makes the `updateFrom` function for an engine slot.
+pub fn updater<'env>(env: &'env Env, slot: &Arc<DbSlot>) -> Result<Unknown<'env>> {
+    slot_function(env, slot, "updateFrom", update_from_callback)
+}
+
+/// The slots of `updateFrom`'s `meta` argument: what it reads, then what it writes.
+mod meta {
+    pub const TIMESTAMP: usize = 0;
+    pub const EXPIRES_AT: usize = 1;
+    /// -1: the key must take a new epoch.
+    pub const REUSE_FROM: usize = 2;
+    pub const NEXT_EPOCH: usize = 3;
+    pub const MAY_TAKE_NEXT: usize = 4;
+    pub const MAX_SIBLINGS: usize = 5;
+    pub const MAX_OBJECT_BYTES: usize = 6;
+    pub const TOMBSTONE: usize = 7;
+    pub const INPUTS: usize = 8;
+    pub const OUT_LSN: usize = 0;
+    pub const OUT_SIBLINGS: usize = 1;
+    pub const OUT_EPOCH: usize = 2;
+    pub const OUT_FRESH: usize = 3;
+}
+
+/// A non-negative integer of a `meta` slot (below 2^53, as JavaScript passes them).
+fn meta_integer(meta: &[f64], slot: usize) -> Result<u64> {
+    let x = meta[slot];
+    if !(0.0..=9.007_199_254_740_991e15).contains(&x) || x.fract() != 0.0 {
+        return Err(invalid(format!(
+            "updateFrom: meta[{slot}] must be a non-negative integer, got {x}"
+        )));
+    }
+    Ok(x as u64)
+}
+
+/// The body of `updateFrom(key, context, ownActorPrefix, value, out, meta)`: the coordinator's write,
+/// decided on the bytes (`ringkv_envelope::update::update`), written, and copied to `out`.
+unsafe fn update_from(env: sys::napi_env, info: sys::napi_callback_info) -> Result<f64> {
+    // SAFETY: called from the callback with its env and info.
+    let (argv, argc, data) = unsafe { call_args::<6>(env, info, "updateFrom")? };
+    if data.is_null() {
+        return Err(invalid("updateFrom: bad call"));
+    }
+    if argc < 6 {
+        return Err(invalid(
+            "updateFrom takes a key, a context, an actor prefix, a value, an output and a meta array",
+        ));
+    }
+    // SAFETY: `data` is the `Box<Arc<DbSlot>>` attached to this very function (see `reader`).
+    let slot: &DbSlot = unsafe { &*(data as *const Arc<DbSlot>) };
+    // SAFETY: argv holds the arguments (missing ones are `undefined`, which fails the checks). The
+    // inputs are only read; `out` and `meta` are written only after every input was last read
+    // (the new envelope is built in Rust memory first), so overlapping views cannot corrupt it.
+    let key = unsafe { input_bytes(env, argv[0], "key")? };
+    let context = unsafe { input_bytes(env, argv[1], "context")? };
+    let own_prefix = unsafe { input_bytes(env, argv[2], "ownActorPrefix")? };
+    let value = unsafe { input_bytes(env, argv[3], "value")? };
+    let (out_ptr, out_len) = unsafe { u8_array(env, argv[4], "out")? };
+    let (meta_ptr, meta_len) = unsafe { f64_array(env, argv[5], "meta")? };
+    if meta_len < meta::INPUTS {
+        return Err(invalid(format!(
+            "updateFrom: meta must hold {} numbers",
+            meta::INPUTS
+        )));
+    }
+    // SAFETY: a Float64Array of at least INPUTS elements, read before anything is written.
+    let inputs: [f64; meta::INPUTS] =
+        unsafe { std::ptr::read_unaligned(meta_ptr.cast::<[f64; meta::INPUTS]>()) };
+    let reuse_from = if inputs[meta::REUSE_FROM] < 0.0 {
+        None
+    } else {
+        Some(meta_integer(&inputs, meta::REUSE_FROM)?)
+    };
+    let request = Update {
+        context: (!context.is_empty()).then_some(context),
+        own_actor_prefix: own_prefix,
+        reuse_from,
+        next_epoch: meta_integer(&inputs, meta::NEXT_EPOCH)?,
+        may_take_next: inputs[meta::MAY_TAKE_NEXT] != 0.0,
+        value: (inputs[meta::TOMBSTONE] == 0.0).then_some(value),
+        timestamp: meta_integer(&inputs, meta::TIMESTAMP)?,
+        expires_at: meta_integer(&inputs, meta::EXPIRES_AT)?,
+        max_siblings: meta_integer(&inputs, meta::MAX_SIBLINGS)? as usize,
+        max_object_bytes: meta_integer(&inputs, meta::MAX_OBJECT_BYTES)? as usize,
+    };
+    let guard = slot.read().map_err(|_| crate::errors::closed())?;
+    let db = guard.as_ref().ok_or_else(crate::errors::closed)?;
+    // Read, decide and write within one call on the event loop's thread (see `merge_from`).
+    let updated = match db
+        .get_with(key, |stored| update(Some(stored), &request))
+        .map_err(to_js)?
+    {
+        Some(decided) => decided,
+        None => update(None, &request),
+    };
+    let Some(updated) = updated else {
+        return Ok(-1.0);
+    };
+    let n = updated.bytes.len();
+    if n > out_len {
+        // Nothing written: the caller reads again with a larger `out`.
+        return Ok(n as f64);
+    }
+    // A write the engine refuses (too large for it, or the engine failed) is left to the caller, whose
+    // path reports it through the write's durability promise like every engine write.
+    let Ok(lsn) = db.put(key, &updated.bytes, NO_EXPIRY) else {
+        return Ok(-1.0);
+    };
+    // SAFETY: `out` has room for the bytes (checked above); `meta` has at least INPUTS > 4 slots.
+    unsafe {
+        ptr::copy_nonoverlapping(updated.bytes.as_ptr(), out_ptr, n);
+        let outputs = [
+            (meta::OUT_LSN, lsn as f64),
+            (meta::OUT_SIBLINGS, updated.siblings as f64),
+            (meta::OUT_EPOCH, updated.epoch as f64),
+            (meta::OUT_FRESH, if updated.fresh { 1.0 } else { 0.0 }),
+        ];
+        for (slot, x) in outputs {
+            std::ptr::write_unaligned(meta_ptr.add(slot), x);
+        }
+    }
+    Ok(n as f64)
+}
+
+unsafe extern "C" fn update_from_callback(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: called by Node-API with a valid env and callback info.
+    unsafe { answer(env, "updateFrom", || update_from(env, info), Number::Double) }
 }
 
 unsafe fn digest_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<usize> {
