@@ -23,13 +23,12 @@ export interface HintedPutDeps {
 export function hintedPutHandler(d: HintedPutDeps): Handler {
   return async (payload) => {
     const q = decodeHintedPut(payload)
-    const envelope = decodeEnvelope(q.envelope, { copy: true })
     if (q.target === d.self) {
-      await d.store.merge(q.partition, Buffer.from(q.key), envelope).durable
+      await d.store.mergeBytes(q.partition, q.key, q.envelope).durable
       if (q.durable && !d.durableWrites) await d.store.sync()
       return encodeReplicaPutReply(q.durable || d.durableWrites)
     }
-    const added = d.hints.add(q.target, q.partition, q.key, envelope)
+    const added = d.hints.add(q.target, q.partition, q.key, decodeEnvelope(q.envelope, { copy: true }))
     if (!added.stored) {
       throw new RingkvError('ERR_HINT_REFUSED', `a hint of partition ${q.partition} for ${q.target} is larger than this node's whole hint budget`, {
         details: { target: q.target, partition: q.partition, maxBytes: d.hints.maxBytes },
