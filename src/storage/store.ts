@@ -18,8 +18,13 @@
 // update is lost. Durability is separate: each write returns `durable`, which resolves when the engine's
 // durability mode holds ('sync': fsynced; 'interval': in the log; 'none': at once). The guarantee is per event
 // loop: a worker thread writing the same engine directly (DESIGN section 8 moves bulk merging to piscina) would
-// race with it, so workers must hand merged envelopes back to this store, or the engine would need a native
-// read-merge-write.
+// race with it, so workers must hand merged envelopes back to this store.
+//
+// The common writes never leave the engine (NativeStore): a coordinator's update and a replica's merge of envelope
+// bytes are decided on the bytes by crates/envelope, read and written in one native call on the event loop's
+// thread -- atomic in the same way. That code restates updateEnvelope, mergeEnvelopes and the key-epoch choice for
+// the cases it decides and hands every other case to the TypeScript below (the equivalence property test holds
+// the two to one result).
 //
 // Key encoding. The engine key of (partition, key) is
 //     u16 big-endian partition | user key bytes
