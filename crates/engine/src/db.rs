@@ -1171,7 +1171,8 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_successor;
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
 
     #[test]
     fn prefix_successors() {
@@ -1179,5 +1180,84 @@ mod tests {
         assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
         assert_eq!(prefix_successor(b"\xff\xff"), None);
         assert_eq!(prefix_successor(b""), None);
+    }
+
+    /// L0 file numbers of the current version, newest first.
+    fn l0(db: &Db) -> Vec<u64> {
+        db.inner.version.load().levels[0]
+            .iter()
+            .map(|t| t.file_number())
+            .collect()
+    }
+
+    /// Moves every L0 table to `level` (no tombstone dropped), as compactions long past would have.
+    fn push_l0_down(db: &Db, level: usize) {
+        db.inner
+            .run_compaction(&Task {
+                reason: policy::Reason::Manual,
+                inputs: vec![(0, l0(db))],
+                output_level: level,
+                bottommost: false,
+            })
+            .unwrap();
+    }
+
+    /// A compaction whose output level holds a tombstone outside the key range of the files that
+    /// chose it must keep that tombstone while a deeper level still holds the key: an acknowledged
+    /// delete came undone this way (seen by the SIGKILL test as "acknowledged delete undone").
+    #[test]
+    fn compaction_keeps_a_tombstone_of_a_pulled_in_file_that_shadows_a_deeper_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(
+            dir.path(),
+            Options {
+                memtable_bytes: 64 * 1024,
+                target_file_bytes: 64 * 1024,
+                l0_compaction_trigger: 1,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        // Only this test compacts: the background compactor waits for this lock.
+        let compaction = db.inner.compaction.lock();
+
+        // L2: b = old.
+        db.put(b"b", b"old", 0).unwrap();
+        db.flush().unwrap();
+        push_l0_down(&db, 2);
+        // L1: a, b deleted, e (one file spanning a..e).
+        db.put(b"a", b"x", 0).unwrap();
+        db.delete(b"b").unwrap();
+        db.put(b"e", b"x", 0).unwrap();
+        db.flush().unwrap();
+        push_l0_down(&db, 1);
+        // L0: c, d -- a range that overlaps the L1 file but leaves out b.
+        db.put(b"c", b"x", 0).unwrap();
+        db.put(b"d", b"x", 0).unwrap();
+        db.flush().unwrap();
+        assert_eq!(db.get(b"b").unwrap(), None);
+
+        let task = policy::pick(&db.inner.level_summary(), &db.inner.opts, &[], now_ms())
+            .expect("one L0 file is enough to compact");
+        assert_eq!(task.output_level, 1);
+        assert_eq!(task.inputs.len(), 2);
+        assert_eq!(
+            task.inputs[1].1.len(),
+            1,
+            "the L1 file spanning a..e is pulled in"
+        );
+        db.inner.run_compaction(&task).unwrap();
+        assert_eq!(db.get(b"b").unwrap(), None, "the delete of b came undone");
+        drop(compaction);
+
+        db.close().unwrap();
+        drop(db);
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        assert_eq!(
+            db.get(b"b").unwrap(),
+            None,
+            "the delete of b came undone after reopen"
+        );
+        assert_eq!(db.get(b"c").unwrap(), Some(b"x".to_vec()));
     }
 }

@@ -27,8 +27,9 @@ pub struct Task {
     /// (level, file numbers) of every input, newest level first.
     pub inputs: Vec<(usize, Vec<u64>)>,
     pub output_level: usize,
-    /// True when no level below `output_level` overlaps the inputs, so tombstones and expired
-    /// values can be dropped without resurrecting older versions.
+    /// True when no level below `output_level` overlaps the key range of all the inputs (the
+    /// output-level files included), so tombstones and expired values can be dropped without
+    /// resurrecting older versions.
     pub bottommost: bool,
 }
 
@@ -101,15 +102,15 @@ fn level_task(levels: &[Vec<FileSummary>], level: usize, cursors: &[Vec<u8>]) ->
     };
     let output_level = level + 1;
     let (lo, hi) = key_range(chosen.iter().copied()).unwrap_or_default();
-    let below: Vec<u64> = levels
+    let below: Vec<&FileSummary> = levels
         .get(output_level)
-        .map(|fs| {
-            fs.iter()
-                .filter(|f| overlaps(f, &lo, &hi))
-                .map(|f| f.number)
-                .collect()
-        })
+        .map(|fs| fs.iter().filter(|f| overlaps(f, &lo, &hi)).collect())
         .unwrap_or_default();
+    // The output holds every key of every input, and the output-level files pulled in can reach
+    // past the chosen ones: a tombstone out there must stay if a deeper level holds its key. So
+    // "bottommost" is judged over the whole inputs' range, not just the chosen files'.
+    let (all_lo, all_hi) =
+        key_range(chosen.iter().chain(below.iter()).copied()).unwrap_or_default();
     let reason = if level == 0 {
         Reason::L0Files
     } else {
@@ -119,10 +120,10 @@ fn level_task(levels: &[Vec<FileSummary>], level: usize, cursors: &[Vec<u8>]) ->
         reason,
         inputs: vec![
             (level, chosen.iter().map(|f| f.number).collect()),
-            (output_level, below),
+            (output_level, below.iter().map(|f| f.number).collect()),
         ],
         output_level,
-        bottommost: nothing_below(levels, output_level, &lo, &hi),
+        bottommost: nothing_below(levels, output_level, &all_lo, &all_hi),
     }
 }
 
@@ -190,6 +191,39 @@ mod tests {
         assert!(t.bottommost);
         levels[2] = vec![f(7, 10, "c", "c")];
         assert!(!pick(&levels, &opts, &[], 0).expect("a task").bottommost);
+    }
+
+    /// The output holds every key of the output-level files pulled in, and those can reach past the
+    /// files that chose them: a tombstone there may only go if nothing deeper holds its key.
+    #[test]
+    fn bottommost_covers_the_pulled_in_files_too() {
+        let opts = Options {
+            l0_compaction_trigger: 1,
+            ..Options::default()
+        };
+        let mut levels = vec![Vec::new(); 4];
+        // L0 spans c..d; the L1 file it pulls in spans a..e; "b" (outside c..d) is in L2.
+        levels[0] = vec![f(10, 10, "c", "d")];
+        levels[1] = vec![f(2, 10, "a", "e")];
+        levels[2] = vec![f(7, 10, "b", "b")];
+        let t = pick(&levels, &opts, &[], 0).expect("a task");
+        assert_eq!(t.inputs, vec![(0, vec![10]), (1, vec![2])]);
+        assert!(!t.bottommost, "L2 holds a key the output covers");
+        levels[2] = vec![f(7, 10, "f", "g")];
+        assert!(pick(&levels, &opts, &[], 0).expect("a task").bottommost);
+
+        // The same one level down: an oversized L1 file c..e pulls in L2's a..d; L3 holds "b".
+        let opts = Options {
+            level_base_bytes: 1 << 20,
+            ..Options::default()
+        };
+        let mut levels = vec![Vec::new(); 5];
+        levels[1] = vec![f(1, 2 << 20, "c", "e")];
+        levels[2] = vec![f(2, 10, "a", "d")];
+        levels[3] = vec![f(3, 10, "b", "b")];
+        let t = pick(&levels, &opts, &[], 0).expect("a task");
+        assert_eq!(t.inputs, vec![(1, vec![1]), (2, vec![2])]);
+        assert!(!t.bottommost, "L3 holds a key the output covers");
     }
 
     #[test]
