@@ -63,67 +63,76 @@ use ringkv_envelope::{replica_merge, MergeDecision};
 use crate::engine::DbSlot;
 use crate::errors::{invalid, to_js};
 
-/// A Uint8Array's bytes: pointer and length (a detached or empty array gives length 0).
+/// A typed array's data pointer and element count (a detached or empty array gives length 0);
+/// anything but a typed array of `kind` is an error naming `what` as a `type_name`.
+unsafe fn typed_array(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    kind: sys::napi_typedarray_type,
+    type_name: &str,
+    what: &str,
+) -> Result<(*mut c_void, usize)> {
+    let mut ty = 0;
+    let mut len = 0usize;
+    let mut data: *mut c_void = ptr::null_mut();
+    let mut buffer = ptr::null_mut();
+    let mut offset = 0usize;
+    // SAFETY: valid env and value from the callback; out-pointers to locals.
+    let status = unsafe {
+        sys::napi_get_typedarray_info(
+            env,
+            value,
+            &mut ty,
+            &mut len,
+            &mut data,
+            &mut buffer,
+            &mut offset,
+        )
+    };
+    if status != sys::Status::napi_ok || ty != kind {
+        return Err(invalid(format!("{what} must be a {type_name}")));
+    }
+    if data.is_null() {
+        len = 0;
+    }
+    Ok((data, len))
+}
+
+/// A Uint8Array's bytes: pointer and length.
 unsafe fn u8_array(
     env: sys::napi_env,
     value: sys::napi_value,
     what: &str,
 ) -> Result<(*mut u8, usize)> {
-    let mut ty = 0;
-    let mut len = 0usize;
-    let mut data: *mut c_void = ptr::null_mut();
-    let mut buffer = ptr::null_mut();
-    let mut offset = 0usize;
-    // SAFETY: valid env and value from the callback; out-pointers to locals.
-    let status = unsafe {
-        sys::napi_get_typedarray_info(
+    // SAFETY: as `typed_array`.
+    let (data, len) = unsafe {
+        typed_array(
             env,
             value,
-            &mut ty,
-            &mut len,
-            &mut data,
-            &mut buffer,
-            &mut offset,
-        )
+            sys::TypedarrayType::uint8_array,
+            "Uint8Array",
+            what,
+        )?
     };
-    if status != sys::Status::napi_ok || ty != sys::TypedarrayType::uint8_array {
-        return Err(invalid(format!("{what} must be a Uint8Array")));
-    }
-    if data.is_null() {
-        len = 0;
-    }
     Ok((data.cast(), len))
 }
 
-/// A Float64Array's elements: pointer and length (a detached or empty array gives length 0).
+/// A Float64Array's elements: pointer and length.
 unsafe fn f64_array(
     env: sys::napi_env,
     value: sys::napi_value,
     what: &str,
 ) -> Result<(*mut f64, usize)> {
-    let mut ty = 0;
-    let mut len = 0usize;
-    let mut data: *mut c_void = ptr::null_mut();
-    let mut buffer = ptr::null_mut();
-    let mut offset = 0usize;
-    // SAFETY: valid env and value from the callback; out-pointers to locals.
-    let status = unsafe {
-        sys::napi_get_typedarray_info(
+    // SAFETY: as `typed_array`.
+    let (data, len) = unsafe {
+        typed_array(
             env,
             value,
-            &mut ty,
-            &mut len,
-            &mut data,
-            &mut buffer,
-            &mut offset,
-        )
+            sys::TypedarrayType::float64_array,
+            "Float64Array",
+            what,
+        )?
     };
-    if status != sys::Status::napi_ok || ty != sys::TypedarrayType::float64_array {
-        return Err(invalid(format!("{what} must be a Float64Array")));
-    }
-    if data.is_null() {
-        len = 0;
-    }
     Ok((data.cast(), len))
 }
 
