@@ -179,7 +179,11 @@ export class NativeStore implements ReplicaStore {
       maxObjectBytes: policy.maxObjectBytes,
     })
     if (done === undefined) return undefined
-    if (done.fresh) this.#epochs.commit({ actor: keyActor(actor, done.epoch), issuer: actor, epoch: done.epoch, fresh: true }, storageKey)
+    if (done.fresh) {
+      // mayTakeNext promised no record is needed; should one come back all the same, it is written at once.
+      const record = this.#epochs.commit({ actor: keyActor(actor, done.epoch), issuer: actor, epoch: done.epoch, fresh: true }, storageKey)
+      if (record !== undefined) this.#watch(this.engine.put(KEY_EPOCHS_STORAGE_KEY, record))
+    }
     const siblingWarning = done.siblings >= policy.warnSiblings
     if (siblingWarning) this.#stats.siblingWarnings++
     this.#stats.updates++

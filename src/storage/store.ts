@@ -395,7 +395,7 @@ export function planUpdate(
   partition: number,
   key: Uint8Array,
 ): UpdatePlan {
-  if (context !== undefined && !(context instanceof Map)) throw badRequest(`context must be a version vector (a Map) or undefined, got ${describe(context)}`)
+  if (context !== undefined && !(context instanceof Map)) throw badRequest(`context must be a version vector (a Map), its bytes (a Uint8Array) or undefined, got ${describe(context)}`)
   if (write === null || typeof write !== 'object') throw badRequest(`write must be an object, got ${describe(write)}`)
   const envelope = updateEnvelope(stored, context, actor, write)
   const siblings = envelope.siblings.length
