@@ -205,6 +205,30 @@ unsafe fn call_args<const N: usize>(
     Ok((argv, argc, data))
 }
 
+/// A call of a function made by `slot_function`: its first `N` arguments (missing ones are
+/// `undefined`), how many were passed -- at least `required`, else `usage` is the error -- and the
+/// engine slot the function was made for.
+unsafe fn slot_call<'a, const N: usize>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    name: &str,
+    required: usize,
+    usage: &str,
+) -> Result<([sys::napi_value; N], usize, &'a DbSlot)> {
+    // SAFETY: called from a callback with its env and info.
+    let (argv, argc, data) = unsafe { call_args::<N>(env, info, name)? };
+    if data.is_null() {
+        return Err(invalid(format!("{name}: bad call")));
+    }
+    if argc < required {
+        return Err(invalid(usage));
+    }
+    // SAFETY: `data` is the `Box<Arc<DbSlot>>` that `slot_function` attached to this very
+    // function; the finalizer frees it only once the function is unreachable, so not during a call.
+    let slot: &DbSlot = unsafe { &*(data as *const Arc<DbSlot>) };
+    Ok((argv, argc, slot))
+}
+
 /// A Uint8Array argument's bytes, to read during the current call only: a typed array's bytes
 /// stay put while no JavaScript runs.
 unsafe fn input_bytes<'a>(
@@ -224,16 +248,15 @@ unsafe fn input_bytes<'a>(
 /// The callback body; `Ok(None)` is a missing key.
 unsafe fn get_into(env: sys::napi_env, info: sys::napi_callback_info) -> Result<Option<usize>> {
     // SAFETY: called from the callback with its env and info.
-    let (argv, argc, data) = unsafe { call_args::<3>(env, info, "getInto")? };
-    if data.is_null() {
-        return Err(invalid("getInto: bad call"));
-    }
-    if argc < 2 {
-        return Err(invalid("getInto takes a key and an output buffer"));
-    }
-    // SAFETY: `data` is the `Box<Arc<DbSlot>>` that `reader` attached to this very function; the
-    // finalizer frees it only once the function is unreachable, so not during a call.
-    let slot: &DbSlot = unsafe { &*(data as *const Arc<DbSlot>) };
+    let (argv, argc, slot) = unsafe {
+        slot_call::<3>(
+            env,
+            info,
+            "getInto",
+            2,
+            "getInto takes a key and an output buffer",
+        )?
+    };
     // SAFETY: argv holds the arguments (missing ones are `undefined`, which fails the checks).
     let key_view = unsafe { input_bytes(env, argv[0], "key")? };
     let (out_ptr, out_len) = unsafe { u8_array(env, argv[1], "out")? };
@@ -369,17 +392,15 @@ fn slot_function<'env>(
 /// The body of `putFrom(key, value, expiresAt)`: the log position to wait on.
 unsafe fn put_from(env: sys::napi_env, info: sys::napi_callback_info) -> Result<f64> {
     // SAFETY: called from the callback with its env and info.
-    let (argv, argc, data) = unsafe { call_args::<3>(env, info, "putFrom")? };
-    if data.is_null() {
-        return Err(invalid("putFrom: bad call"));
-    }
-    if argc < 3 {
-        return Err(invalid(
+    let (argv, _, slot) = unsafe {
+        slot_call::<3>(
+            env,
+            info,
+            "putFrom",
+            3,
             "putFrom takes a key, a value and an expiry (0 for none)",
-        ));
-    }
-    // SAFETY: `data` is the `Box<Arc<DbSlot>>` attached to this very function (see `reader`).
-    let slot: &DbSlot = unsafe { &*(data as *const Arc<DbSlot>) };
+        )?
+    };
     // SAFETY: argv holds the arguments (missing ones are `undefined`, which fails the checks);
     // both arrays are only read.
     let key = unsafe { input_bytes(env, argv[0], "key")? };
@@ -421,17 +442,15 @@ const MERGE_UNCHANGED: f64 = 0.0;
 /// when the incoming envelope is the merge, written as it is in the same call.
 unsafe fn merge_from(env: sys::napi_env, info: sys::napi_callback_info) -> Result<f64> {
     // SAFETY: called from the callback with its env and info.
-    let (argv, argc, data) = unsafe { call_args::<3>(env, info, "mergeFrom")? };
-    if data.is_null() {
-        return Err(invalid("mergeFrom: bad call"));
-    }
-    if argc < 3 {
-        return Err(invalid(
+    let (argv, _, slot) = unsafe {
+        slot_call::<3>(
+            env,
+            info,
+            "mergeFrom",
+            3,
             "mergeFrom takes a key, the incoming envelope and this store's actor prefix",
-        ));
-    }
-    // SAFETY: `data` is the `Box<Arc<DbSlot>>` attached to this very function (see `reader`).
-    let slot: &DbSlot = unsafe { &*(data as *const Arc<DbSlot>) };
+        )?
+    };
     // SAFETY: argv holds the arguments (missing ones are `undefined`, which fails the checks); the
     // arrays are only read, and no JavaScript runs before this call returns.
     let key = unsafe { input_bytes(env, argv[0], "key")? };
@@ -503,17 +522,15 @@ fn meta_integer(meta: &[f64], slot: usize) -> Result<u64> {
 /// decided on the bytes (`ringkv_envelope::update::update`), written, and copied to `out`.
 unsafe fn update_from(env: sys::napi_env, info: sys::napi_callback_info) -> Result<f64> {
     // SAFETY: called from the callback with its env and info.
-    let (argv, argc, data) = unsafe { call_args::<6>(env, info, "updateFrom")? };
-    if data.is_null() {
-        return Err(invalid("updateFrom: bad call"));
-    }
-    if argc < 6 {
-        return Err(invalid(
+    let (argv, _, slot) = unsafe {
+        slot_call::<6>(
+            env,
+            info,
+            "updateFrom",
+            6,
             "updateFrom takes a key, a context, an actor prefix, a value, an output and a meta array",
-        ));
-    }
-    // SAFETY: `data` is the `Box<Arc<DbSlot>>` attached to this very function (see `reader`).
-    let slot: &DbSlot = unsafe { &*(data as *const Arc<DbSlot>) };
+        )?
+    };
     // SAFETY: argv holds the arguments (missing ones are `undefined`, which fails the checks). The
     // inputs are only read; `out` and `meta` are written only after every input was last read
     // (the new envelope is built in Rust memory first), so overlapping views cannot corrupt it.
