@@ -63,6 +63,7 @@ import type { Liveness } from './liveness.ts'
 import { DeadlineQueue } from '../net/deadlines.ts'
 import { QuorumRead, type ReadContext } from './read.ts'
 import { ReplicaLatency } from './replica-latency.ts'
+import { QuorumWrite } from './write.ts'
 
 /** Sends a request to another node by id. */
 export interface Peers {
@@ -139,20 +140,6 @@ interface Placement {
   readonly selfIsReplica: boolean
 }
 
-/** Resolves when `done` says so after a feed, or when the deadline passes. */
-class Waiter {
-  #resolve: (() => void) | undefined
-  readonly promise: Promise<void>
-  constructor() {
-    this.promise = new Promise<void>((r) => {
-      this.#resolve = r
-    })
-  }
-  wake(): void {
-    this.#resolve?.()
-  }
-}
-
 export class Coordinator implements KvService {
   readonly #d: CoordinatorDeps
   readonly #counters: CoordinatorCounters = {
@@ -167,11 +154,14 @@ export class Coordinator implements KvService {
   }
 
   readonly #read: ReadContext
+  /** Every write's deadline, one timer for all (write.ts). */
+  readonly #writeDeadlines: DeadlineQueue<QuorumWrite>
   #readTurn = 0
   readonly #placements = new WeakMap<RingMap, (Placement | undefined)[]>()
 
   constructor(deps: CoordinatorDeps) {
     this.#d = deps
+    this.#writeDeadlines = new DeadlineQueue<QuorumWrite>(deps.clock, (write) => write.expire())
     const latency = new ReplicaLatency({ initialMs: 10, minMs: 2, maxMs: Math.max(2, Math.floor(deps.requestTimeoutMs / 2)) })
     this.#read = {
       self: deps.self,
@@ -245,25 +235,36 @@ export class Coordinator implements KvService {
     } catch (e) {
       return Promise.reject(e)
     }
-    return read.settled().then(() => {
-      if (read.agreed && !this.#d.keyspace.lww) {
-        this.#counters.reads++
-        const bytes = read.localBytes
-        if (bytes === undefined) return encodeGetReply({ found: false, siblings: [], context: '' })
-        let answer
+    return new Promise<Uint8Array>((resolve, reject) => {
+      read.whenSettled(() => {
         try {
-          answer = readAnswer(bytes, read.now)
+          resolve(this.#readReply(read))
         } catch (e) {
-          throw new RingkvError('ERR_CORRUPTION', `stored envelope of partition ${read.partition} does not decode: ${(e as Error).message}`)
+          reject(e)
         }
-        const siblings = answer.values.length > 1 ? [...answer.values].sort((a, b) => b.timestamp - a.timestamp) : answer.values
-        return encodeGetReply({ found: siblings.length > 0, siblings, context: answer.context })
-      }
-      const finished = read.agreed ? Promise.resolve(read.core.answer()?.envelope) : this.#finishRead(read)
-      return finished.then((envelope) => {
-        if (read.agreed) this.#counters.reads++
-        return encodeGetReply(this.#replyBody(envelope, read.now))
       })
+    })
+  }
+
+  /** The CLIENT_GET reply of a settled read (see getReply). */
+  #readReply(read: QuorumRead): Uint8Array | Promise<Uint8Array> {
+    if (read.agreed && !this.#d.keyspace.lww) {
+      this.#counters.reads++
+      const bytes = read.localBytes
+      if (bytes === undefined) return encodeGetReply({ found: false, siblings: [], context: '' })
+      let answer
+      try {
+        answer = readAnswer(bytes, read.now)
+      } catch (e) {
+        throw new RingkvError('ERR_CORRUPTION', `stored envelope of partition ${read.partition} does not decode: ${(e as Error).message}`)
+      }
+      const siblings = answer.values.length > 1 ? [...answer.values].sort((a, b) => b.timestamp - a.timestamp) : answer.values
+      return encodeGetReply({ found: siblings.length > 0, siblings, context: answer.context })
+    }
+    const finished = read.agreed ? Promise.resolve(read.core.answer()?.envelope) : this.#finishRead(read)
+    return finished.then((envelope) => {
+      if (read.agreed) this.#counters.reads++
+      return encodeGetReply(this.#replyBody(envelope, read.now))
     })
   }
 
@@ -337,7 +338,15 @@ export class Coordinator implements KvService {
   }
 
   /** A put (value) or delete (null); `hops` counts forwards so far. */
-  async write(key: Uint8Array, value: Uint8Array | null, options: PutOptions, hops: number): Promise<PutResult> {
+  write(key: Uint8Array, value: Uint8Array | null, options: PutOptions, hops: number): Promise<PutResult> {
+    try {
+      return this.#write(key, value, options, hops)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  #write(key: Uint8Array, value: Uint8Array | null, options: PutOptions, hops: number): Promise<PutResult> {
     const k = checkKey(key)
     const timeoutMs = timeoutOf(options.timeoutMs, this.#d.requestTimeoutMs)
     const ttlMs = options.ttlMs ?? 0
@@ -370,8 +379,8 @@ export class Coordinator implements KvService {
     const supersedeStored = this.#d.keyspace.lww || (value === null && context === undefined)
     const stored = supersedeStored ? this.#d.store.get(partition, k) : undefined
     const effectiveContext = stored !== undefined ? contextOf(stored) : context
-    const write = { value, timestamp: now, expiresAt: ttlMs > 0 ? now + ttlMs : 0 }
-    const local = this.#d.store.update(partition, k, effectiveContext, this.#d.actor, write, {
+    const update = { value, timestamp: now, expiresAt: ttlMs > 0 ? now + ttlMs : 0 }
+    const local = this.#d.store.update(partition, k, effectiveContext, this.#d.actor, update, {
       warnSiblings: this.#d.keyspace.warnSiblings,
       maxSiblings: this.#d.keyspace.maxSiblings,
       maxObjectBytes: this.#d.keyspace.maxObjectBytes,
@@ -393,69 +402,58 @@ export class Coordinator implements KvService {
     )
     if (plan.targets.some((x) => !x.primary)) this.#counters.fallbackWrites++
     for (const node of plan.unplaced) this.#keepHint(node, partition, k, local.stored)
-    const core = new WriteCore({ n, w, pw, dw, replicas: plan.targets })
-    const planned = new Map(plan.targets.map((x) => [x.node, x]))
-    const ack = (node: string, durable: boolean): void => {
-      if (planned.has(node)) core.ack(node, { durable })
-      if (joint?.asked.has(node) === true) joint.core.ack(node, { durable })
-    }
-    const fail = (node: string, code: string): void => {
-      if (planned.has(node)) core.error(node, code)
-      if (joint?.asked.has(node) === true) joint.core.error(node, code)
-    }
-    const status = (): 'pending' | 'ok' | 'failed' => {
-      const a = core.status()
-      const b = joint?.core.status() ?? 'ok'
-      return a === 'failed' || b === 'failed' ? 'failed' : a === 'ok' && b === 'ok' ? 'ok' : 'pending'
-    }
-    const waiter = new Waiter()
-    const pending = new Set([...planned.keys(), ...(joint?.asked ?? [])])
-    const settle = (node: string, feed: () => void): void => {
-      if (!pending.delete(node)) return
-      feed()
-      if (status() !== 'pending' || pending.size === 0) waiter.wake()
-    }
+    const write = new QuorumWrite(new WriteCore({ n, w, pw, dw, replicas: plan.targets }), joint, plan.targets, this.#writeDeadlines, timeoutMs)
+    const self = this.#d.self
     const localDurable = dw > 0 && !this.#d.durableWrites ? local.durable.then(() => this.#d.store.sync()) : local.durable
     localDurable.then(
-      () => settle(this.#d.self, () => ack(this.#d.self, dw > 0 || this.#d.durableWrites)),
-      (e: unknown) => settle(this.#d.self, () => fail(this.#d.self, codeOf(e))),
+      () => write.ack(self, dw > 0 || this.#d.durableWrites),
+      (e: unknown) => write.fail(self, codeOf(e)),
     )
     const encoded = local.bytes
-    for (const node of pending) {
-      if (node === this.#d.self) continue
-      const hintFor = planned.get(node)?.hintFor
+    let replicaPut: Uint8Array | undefined
+    for (const node of write.nodes) {
+      if (node === self) continue
+      const hintFor = write.hintFor(node)
       const request =
         hintFor === undefined
-          ? this.#d.peers.request(node, MessageType.REPLICA_PUT, encodeReplicaPut({ partition, key: k, envelope: encoded, durable: dw > 0 }), timeoutMs)
+          ? this.#d.peers.request(node, MessageType.REPLICA_PUT, (replicaPut ??= encodeReplicaPut({ partition, key: k, envelope: encoded, durable: dw > 0 })), timeoutMs)
           : this.#d.peers.request(
               node,
               MessageType.HINTED_PUT,
               encodeHintedPut({ target: hintFor, partition, key: k, envelope: encoded, durable: dw > 0 }),
               timeoutMs,
             )
-      request
-        .then((reply) => decodeReplicaPutReply(reply))
-        .then(
-          (durable) => settle(node, () => ack(node, durable)),
-          (e: unknown) => {
-            // Whether it failed before or after this write was answered: the replica (or the down
-            // primary the fallback stood in for) must still get the write -- unless it refused it for good.
-            if (!isRefusal(codeOf(e))) this.#keepHint(hintFor ?? node, partition, k, local.stored)
-            settle(node, () => fail(node, codeOf(e)))
-          },
-        )
+      request.then(
+        (reply) => {
+          let durable: boolean
+          try {
+            durable = decodeReplicaPutReply(reply)
+          } catch (e) {
+            this.#replicaPutFailed(write, node, hintFor, partition, k, local, e)
+            return
+          }
+          write.ack(node, durable)
+        },
+        (e: unknown) => this.#replicaPutFailed(write, node, hintFor, partition, k, local, e),
+      )
     }
-    const timer = this.#d.clock.setTimeout(() => {
-      for (const node of [...pending]) settle(node, () => fail(node, 'ERR_TIMEOUT'))
-    }, timeoutMs)
-    if (status() === 'pending') await waiter.promise
-    this.#d.clock.clearTimeout(timer)
-    this.#counters.writes++
-    if (status() !== 'ok') {
-      this.#counters.quorumFailures++
-      throw core.status() === 'failed' || joint === undefined ? core.quorumError() : joint.core.quorumError()
-    }
-    return { context: replyContext }
+    return write.settled().then(() => {
+      this.#counters.writes++
+      if (write.status() !== 'ok') {
+        this.#counters.quorumFailures++
+        throw write.quorumError()
+      }
+      return { context: replyContext }
+    })
+  }
+
+  /**
+   * A replica's write failed, before or after the write was answered: the replica (or the down primary the
+   * fallback stood in for) must still get it -- unless it refused it for good.
+   */
+  #replicaPutFailed(write: QuorumWrite, node: string, hintFor: string | undefined, partition: number, key: Uint8Array, local: { readonly stored: Envelope }, e: unknown): void {
+    if (!isRefusal(codeOf(e))) this.#keepHint(hintFor ?? node, partition, key, local.stored)
+    write.fail(node, codeOf(e))
   }
 
   /** The write's second quorum while a pending ring moves this partition: its replicas there, at W of them. */

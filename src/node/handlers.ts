@@ -77,13 +77,18 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
     ],
     [
       MessageType.CLIENT_PUT,
-      client(logger, async (payload) => {
-        const q = decodeWriteRequest(payload)
-        if (q.value === undefined) throw new RingkvError('ERR_BAD_REQUEST', 'a put needs a value')
-        const opts = { w: q.w, pw: q.pw, dw: q.dw, context: q.context, ttlMs: q.ttlMs, timeoutMs: q.timeoutMs || undefined }
-        const r = await coordinator.write(q.key, q.value, opts, q.hops)
-        return encodePutReply(r.context)
-      }),
+      // Like CLIENT_GET: one promise per write, not the three of client()'s async wrapper.
+      (payload) => {
+        const fail = (e: unknown): Uint8Array => errorReply(asRingkvError(e, logger))
+        try {
+          const q = decodeWriteRequest(payload)
+          if (q.value === undefined) throw new RingkvError('ERR_BAD_REQUEST', 'a put needs a value')
+          const opts = { w: q.w, pw: q.pw, dw: q.dw, context: q.context, ttlMs: q.ttlMs, timeoutMs: q.timeoutMs || undefined }
+          return coordinator.write(q.key, q.value, opts, q.hops).then((r) => encodePutReply(r.context), fail)
+        } catch (e) {
+          return fail(e)
+        }
+      },
     ],
     [
       MessageType.CLIENT_DELETE,

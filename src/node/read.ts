@@ -209,6 +209,12 @@ export class QuorumRead implements Expirable {
     return new Promise<void>((resolve) => (this.#wake = resolve))
   }
 
+  /** `settled` as a callback (at once when the read is not pending): a caller with a promise of its own needs no second one. */
+  whenSettled(callback: () => void): void {
+    if (this.status() !== 'pending') callback()
+    else this.#wake = callback
+  }
+
   /** `callback` runs once every asked replica has answered or failed (at once if they all have). */
   whenDrained(callback: () => void): void {
     if (this.#outstanding === 0) callback()
