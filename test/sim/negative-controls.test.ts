@@ -30,11 +30,18 @@ test('a wiped node that reuses its actor id and counts dots from its emptied sto
   // Key epochs alone mostly hide a reused actor (a wiped store draws other epochs for most keys), so the store
   // here counts dots the old way: then only the new data epoch (src/node/epoch.ts) stands between the wipe and
   // reissued dots.
-  const found = await violationsOf(
-    { ...wipedReplica, cluster: { ...wipedReplica.cluster, wipeKeepsEpoch: true, crashLooksClean: true, noHints: true, wrapStore: keyEpochsOff } },
-    1,
-  )
-  assert.ok(found.includes('lost'), `found ${found.join(', ')}`)
+  // Whether the wipe catches reissued dots is up to the seed (timing decides which keys the wiped node
+  // coordinates before it learns them again): the control looks at a few and needs it in one.
+  const seen: string[] = []
+  for (const seed of [1, 2, 3, 4]) {
+    const found = await violationsOf(
+      { ...wipedReplica, cluster: { ...wipedReplica.cluster, wipeKeepsEpoch: true, crashLooksClean: true, noHints: true, wrapStore: keyEpochsOff } },
+      seed,
+    )
+    seen.push(`seed ${seed}: ${found.join(', ') || 'none'}`)
+    if (found.includes('lost')) return
+  }
+  assert.unreachable(`no seed lost a write: ${seen.join('; ')}`)
 })
 
 test('a node that lost unsynced writes in a power cut and keeps its actor loses acknowledged writes: found', async () => {
