@@ -144,6 +144,12 @@ export class GossipMembership implements Liveness {
     return this.#o.self.id
   }
 
+  /** The binary-protocol address of member `id` (this node included): `member(id)?.address` without building a MemberInfo, for every peer request. */
+  addressOf(id: string): string | undefined {
+    if (id === this.#o.self.id) return this.#o.self.address
+    return this.#state.member(id)?.address ?? this.#known.get(id)?.address
+  }
+
   member(id: string): MemberInfo | undefined {
     if (id === this.#o.self.id) return this.#o.self
     const m = this.#state.member(id)

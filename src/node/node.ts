@@ -128,11 +128,11 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     const durableWrites = o.durability === 'sync'
     const peers = {
       request: (node: string, type: number, payload: Uint8Array, timeoutMs: number): Promise<Buffer> => {
-        const member = membership!.member(node)
-        if (member === undefined) {
+        const address = membership!.addressOf(node)
+        if (address === undefined) {
           return Promise.reject(new RingkvError('ERR_UNKNOWN_NODE', `no member ${node} is known`))
         }
-        return pool.request(member.address, type, payload, { timeoutMs })
+        return pool.request(address, type, payload, { timeoutMs })
       },
     }
     const coordinator = new Coordinator({

@@ -106,11 +106,16 @@ export class QuorumRead implements Expirable {
     this.#c = context
     this.#q = request
     const remotes = request.remotes
-    const start = remotes.length === 0 ? 0 : request.turn % remotes.length
-    const rotated = remotes.length <= 1 ? [...remotes] : [...remotes.slice(start), ...remotes.slice(0, start)]
+    const count = remotes.length
+    const start = count === 0 ? 0 : request.turn % count
+    // Built element by element: spreads of slices cost three arrays per read.
+    const rotated: string[] = []
+    for (let i = 0; i < count; i++) rotated.push(remotes[(start + i) % count]!)
     // A replica believed down would only fail (or time out) before the next is asked: ask it last.
     const isAlive = context.isAlive
-    this.#unasked = isAlive === undefined || rotated.every(isAlive) ? rotated : [...rotated.filter(isAlive), ...rotated.filter((x) => !isAlive(x))]
+    let allAlive = true
+    if (isAlive !== undefined) for (let i = 0; i < count && allAlive; i++) allAlive = isAlive(rotated[i]!)
+    this.#unasked = allAlive ? rotated : [...rotated.filter((x) => isAlive!(x)), ...rotated.filter((x) => !isAlive!(x))]
   }
 
   /** The read core; building it (when the read did not need one) feeds it what this read has seen. */
