@@ -364,6 +364,106 @@ export function decodeReplicaGetUnlessReply(payload: Uint8Array): { same: true }
 
 const SAME = Object.freeze({ same: true as const })
 
+// ---- REPLICA_DIGESTS: a turn's digest reads to one replica -----------------------------------------------
+//
+//   request = u32 count, then per entry: u16 partition, bytes key, optional bytes digest (REPLICA_GET_UNLESS's
+//             fields)
+//   reply   = u32 count (the request's), then per entry, in order, one of
+//             u8 1                          same: the replica's copy has that digest (or both have none)
+//             u8 0, optional bytes          differs: the replica's stored bytes, or none
+//             u8 2                          differs, bytes withheld: the reply had no room left (ask REPLICA_GET)
+//             u8 3, string code             this entry failed on the replica (a corrupt copy, a bad key...)
+
+/** The most entries one REPLICA_DIGESTS request carries. */
+export const MAX_DIGEST_ENTRIES = 4096
+
+export type DigestReply =
+  | { readonly kind: 'same' }
+  | { readonly kind: 'differs'; readonly envelope: Buffer | undefined }
+  | { readonly kind: 'withheld' }
+  | { readonly kind: 'failed'; readonly code: string }
+
+export const DIGEST_SAME: DigestReply = Object.freeze({ kind: 'same' })
+export const DIGEST_WITHHELD: DigestReply = Object.freeze({ kind: 'withheld' })
+
+/** Encoded size of one entry of a REPLICA_DIGESTS request. */
+export function replicaDigestEntryBytes(q: ReplicaGetUnless): number {
+  return 2 + 4 + q.key.length + 1 + (q.digest === undefined ? 0 : 4 + q.digest.length)
+}
+
+export function encodeReplicaDigests(entries: readonly ReplicaGetUnless[], bytes: number): Buffer {
+  const w = new BinaryWriter(4 + bytes)
+  w.u32(entries.length)
+  for (const q of entries) w.u16(q.partition).bytes(q.key).optionalBytes(q.digest)
+  return w.finish()
+}
+
+export function decodeReplicaDigests(payload: Uint8Array): ReplicaGetUnless[] {
+  const r = new BinaryReader(payload)
+  const count = r.u32('count')
+  if (count > MAX_DIGEST_ENTRIES) throw new RingkvError('ERR_BAD_REQUEST', `REPLICA_DIGESTS with ${count} entries; at most ${MAX_DIGEST_ENTRIES}`)
+  const entries: ReplicaGetUnless[] = []
+  for (let i = 0; i < count; i++) entries.push({ partition: r.u16('partition'), key: r.bytes('key'), digest: r.optionalBytes('digest') })
+  r.end()
+  return entries
+}
+
+/** Builds a REPLICA_DIGESTS reply entry by entry. */
+export class ReplicaDigestsReply {
+  readonly #w: BinaryWriter
+  #bytes = 4
+
+  constructor(count: number, sizeHint: number) {
+    this.#w = new BinaryWriter(sizeHint).u32(count)
+  }
+
+  /** Bytes written so far. */
+  get bytes(): number {
+    return this.#bytes
+  }
+
+  same(): void {
+    this.#w.u8(1)
+    this.#bytes += 1
+  }
+
+  differs(envelope: Uint8Array | undefined): void {
+    this.#w.u8(0).optionalBytes(envelope)
+    this.#bytes += 2 + (envelope === undefined ? 0 : 4 + envelope.length)
+  }
+
+  withheld(): void {
+    this.#w.u8(2)
+    this.#bytes += 1
+  }
+
+  failed(code: string): void {
+    this.#w.u8(3).string(code)
+    this.#bytes += 5 + Buffer.byteLength(code)
+  }
+
+  finish(): Buffer {
+    return this.#w.finish()
+  }
+}
+
+export function decodeReplicaDigestsReply(payload: Uint8Array, expected: number): DigestReply[] {
+  const r = new BinaryReader(payload, 'ERR_BAD_REPLY')
+  const count = r.u32('count')
+  if (count !== expected) throw new RingkvError('ERR_BAD_REPLY', `REPLICA_DIGESTS reply has ${count} entries for ${expected} asked`)
+  const out: DigestReply[] = []
+  for (let i = 0; i < count; i++) {
+    const tag = r.u8('tag')
+    if (tag === 1) out.push(DIGEST_SAME)
+    else if (tag === 0) out.push({ kind: 'differs', envelope: r.optionalBytes('envelope') })
+    else if (tag === 2) out.push(DIGEST_WITHHELD)
+    else if (tag === 3) out.push({ kind: 'failed', code: r.string('code') })
+    else throw new RingkvError('ERR_BAD_REPLY', `malformed REPLICA_DIGESTS reply: entry ${i} has tag ${tag}`)
+  }
+  r.end()
+  return out
+}
+
 export interface ReplicaPut extends ReplicaKey {
   envelope: Uint8Array
   /** Reply only once the write is fsynced (for dw). */

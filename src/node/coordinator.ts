@@ -64,6 +64,7 @@ import { DeadlineQueue } from '../net/deadlines.ts'
 import { QuorumRead, type ReadContext } from './read.ts'
 import { ReplicaLatency } from './replica-latency.ts'
 import { QuorumWrite } from './write.ts'
+import { DigestReads } from './digest-reads.ts'
 
 /** Sends a request to another node by id. */
 export interface Peers {
@@ -170,6 +171,7 @@ export class Coordinator implements KvService {
       clock: deps.clock,
       latency,
       speculation: new DeadlineQueue<QuorumRead>(deps.clock, (read) => read.speculate()),
+      digests: new DigestReads(deps.peers),
       isAlive: (node) => deps.liveness.isAlive(node),
     }
   }

@@ -6,6 +6,8 @@ import {
   decodeGetRequest,
   decodeReplicaGet,
   decodeReplicaGetUnless,
+  decodeReplicaDigests,
+  ReplicaDigestsReply,
   decodeReplicaPut,
   decodeReplicaScan,
   decodeScanRequest,
@@ -41,6 +43,9 @@ export interface HandlerDeps {
   /** Whether the store's write promises mean fsynced. */
   durableWrites: boolean
 }
+
+/** How many bytes of envelopes one REPLICA_DIGESTS reply carries at most (well under any frame limit). */
+const DIGESTS_REPLY_BUDGET_BYTES = 1024 * 1024
 
 function asRingkvError(e: unknown, logger: Logger): RingkvError {
   if (e instanceof RingkvError) return e
@@ -133,6 +138,29 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
           return REPLICA_SAME_REPLY
         }
         return encodeReplicaGetUnlessReply(store.getBytes(q.partition, q.key))
+      },
+    ],
+    [
+      MessageType.REPLICA_DIGESTS,
+      (payload) => {
+        const entries = decodeReplicaDigests(payload)
+        const reply = new ReplicaDigestsReply(entries.length, 4 + 2 * entries.length)
+        for (const q of entries) {
+          try {
+            const digest = store.getDigest(q.partition, q.key)
+            if (digest === undefined ? q.digest === undefined : q.digest !== undefined && Buffer.compare(digest, q.digest) === 0) {
+              reply.same()
+              continue
+            }
+            const bytes = store.getBytes(q.partition, q.key)
+            // A reply that would outgrow the budget leaves the bytes out: the coordinator asks for them alone.
+            if (bytes !== undefined && reply.bytes + bytes.length > DIGESTS_REPLY_BUDGET_BYTES) reply.withheld()
+            else reply.differs(bytes)
+          } catch (e) {
+            reply.failed(asRingkvError(e, logger).code)
+          }
+        }
+        return reply.finish()
       },
     ],
     [

@@ -12,8 +12,9 @@
 // Bytes before envelopes. A replica sends its stored bytes as they are (no decode, no encode), and equal
 // envelopes have equal canonical encodings. The common read -- the coordinator holds the key and one more reply
 // completes the quorum -- keeps its own copy as bytes and starts no read core, and asks that replica with a
-// digest read (REPLICA_GET_UNLESS, Cassandra's digest requests in one round trip): "your copy, unless its
-// digest is this one". When the replica answers 'same', the read is over (`agreed`), nothing needs repair, and
+// digest read (Cassandra's digest requests in one round trip): "your copy, unless its digest is this one",
+// gathered with the turn's other digest reads to that replica into one REPLICA_DIGESTS request
+// (digest-reads.ts). When the replica answers 'same', the read is over (`agreed`), nothing needs repair, and
 // the answer is read straight from the local bytes (readAnswer): no value crosses the network twice and no
 // envelope is decoded at all. Anything else (a different copy, which comes back in the same reply; a failure;
 // the speculative delay passing) builds the core from what came so far and goes on as the general read, with
@@ -23,12 +24,7 @@
 // read needs no timer of its own; the speculative delay lives in one shared DeadlineQueue (one timer for all
 // reads), not a timer per read.
 import { RingkvError } from '../errors.ts'
-import {
-  decodeReplicaGetReply,
-  decodeReplicaGetUnlessReply,
-  encodeReplicaGet,
-  encodeReplicaGetUnless,
-} from '../cluster/messages.ts'
+import { decodeReplicaGetReply, encodeReplicaGet } from '../cluster/messages.ts'
 import { valueDigest } from '../engine/index.ts'
 import { ReadCore } from '../coordinator/index.ts'
 import type { DeadlineQueue, Expirable } from '../net/deadlines.ts'
@@ -36,6 +32,7 @@ import { MessageType } from '../protocol/message-types.ts'
 import type { Clock } from '../runtime/index.ts'
 import type { ReplicaStore } from '../storage/index.ts'
 import { decodeEnvelope, type Envelope } from '../versioning/index.ts'
+import type { DigestReads } from './digest-reads.ts'
 import type { ReplicaLatency } from './replica-latency.ts'
 
 export interface ReadPeers {
@@ -49,6 +46,8 @@ export interface ReadContext {
   readonly clock: Clock
   readonly latency: ReplicaLatency
   readonly speculation: DeadlineQueue<QuorumRead>
+  /** Where digest reads go: gathered per replica per turn (digest-reads.ts). */
+  readonly digests: DigestReads
   /** The failure detector's view: replicas believed down are asked last (absent: every replica is asked in turn). */
   readonly isAlive?: (node: string) => boolean
 }
@@ -250,37 +249,37 @@ export class QuorumRead implements Expirable {
       this.#settle(node, true, envelope, '')
     }
     if (this.#core === undefined) {
-      // The read may still end agreed: a digest read.
+      // The read may still end agreed: a digest read, gathered with the turn's others to this replica.
       const local = this.#localBytes
-      const payload = encodeReplicaGetUnless({ partition, key, digest: local === undefined ? undefined : valueDigest(local) })
-      this.#c.peers.request(node, MessageType.REPLICA_GET_UNLESS, payload, timeoutMs).then(
-        (reply) => {
-          this.#c.latency.record(this.#c.clock.monotonic() - sentAt)
-          let outcome
-          try {
-            outcome = decodeReplicaGetUnlessReply(reply)
-          } catch (e) {
-            this.#settle(node, false, undefined, codeOf(e))
+      const q = { partition, key, digest: local === undefined ? undefined : valueDigest(local) }
+      this.#c.digests.ask(node, q, timeoutMs, (reply) => {
+        switch (reply.kind) {
+          case 'same':
+            this.#c.latency.record(this.#c.clock.monotonic() - sentAt)
+            if (this.#core === undefined) {
+              this.#agreed = true
+              this.#settle(node, true, undefined, '')
+            } else answered(local) // the core was built meanwhile (speculation): 'same' means this node's copy
             return
-          }
-          if (!outcome.same) answered(outcome.envelope)
-          else if (this.#core === undefined) {
-            this.#agreed = true
-            this.#settle(node, true, undefined, '')
-          } else answered(local) // the core was built meanwhile (speculation): 'same' means this node's copy
-        },
-        (e: unknown) => {
-          if (codeOf(e) !== 'ERR_UNKNOWN_MESSAGE') {
-            this.#settle(node, false, undefined, codeOf(e))
+          case 'differs':
+            this.#c.latency.record(this.#c.clock.monotonic() - sentAt)
+            answered(reply.envelope)
             return
-          }
-          // A replica of an older release: ask it the plain way.
-          this.#outstanding--
-          void this.core
-          this.#unasked.unshift(node)
-          this.#askNext()
-        },
-      )
+          case 'failed':
+            if (reply.code !== 'ERR_UNKNOWN_MESSAGE') {
+              this.#settle(node, false, undefined, reply.code)
+              return
+            }
+            break
+          case 'withheld':
+            break
+        }
+        // A replica of an older release, or bytes its reply had no room for: ask it the plain way.
+        this.#outstanding--
+        void this.core
+        this.#unasked.unshift(node)
+        this.#askNext()
+      })
       return
     }
     this.#payload ??= encodeReplicaGet({ partition, key })

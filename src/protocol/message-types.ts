@@ -76,6 +76,11 @@ export const MessageType = Object.freeze({
    * replica's stored bytes, so replicas that agree exchange 16 bytes instead of the value.
    */
   REPLICA_GET_UNLESS: 53,
+  /**
+   * Many digest reads to one replica in one request: a coordinator's digest reads of one event-loop turn to that
+   * replica, answered entry by entry (src/node/digest-reads.ts). Saves the per-frame work of one request each.
+   */
+  REPLICA_DIGESTS: 54,
 } as const)
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 

@@ -3,17 +3,12 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RingkvError } from '../../../src/errors.ts'
-import {
-  decodeReplicaGet,
-  decodeReplicaGetUnless,
-  encodeReplicaGetReply,
-  encodeReplicaGetUnlessReply,
-  REPLICA_SAME_REPLY,
-} from '../../../src/cluster/messages.ts'
+import { ReplicaDigestsReply, decodeReplicaDigests, decodeReplicaGet, encodeReplicaGetReply } from '../../../src/cluster/messages.ts'
 import { valueDigest } from '../../../src/engine/index.ts'
 import { MessageType } from '../../../src/protocol/message-types.ts'
 import { DeadlineQueue } from '../../../src/net/deadlines.ts'
 import { QuorumRead, type ReadContext } from '../../../src/node/read.ts'
+import { DigestReads } from '../../../src/node/digest-reads.ts'
 import { ReplicaLatency } from '../../../src/node/replica-latency.ts'
 import { VirtualClock } from '../../../src/runtime/clock.ts'
 import { MemoryStore, encodeStorageKey } from '../../../src/storage/index.ts'
@@ -24,7 +19,7 @@ const PARTITION = 7
 const replicas = ['a', 'b', 'c'].map((node) => ({ node, primary: true }))
 
 /** How each peer answers: with an envelope (or undefined: not found) after `delayMs`, or with an error code. */
-type Script = { envelope?: Envelope; delayMs?: number; code?: string; never?: boolean; oldRelease?: boolean }
+type Script = { envelope?: Envelope; delayMs?: number; code?: string; never?: boolean; oldRelease?: boolean; withhold?: boolean }
 
 function setup(self: string, scripts: Record<string, Script>, local?: Envelope, down: readonly string[] = []) {
   const clock = new VirtualClock()
@@ -33,41 +28,56 @@ function setup(self: string, scripts: Record<string, Script>, local?: Envelope, 
   const asked: string[] = []
   /** What each request was: a digest read or a plain one. */
   const kinds: string[] = []
+  const answerOf = (node: string, q: { partition: number; key: Uint8Array; digest: Uint8Array | undefined }): { stored: Uint8Array | undefined; same: boolean } => {
+    assert.equal({ partition: q.partition, key: q.key }, { partition: PARTITION, key: KEY })
+    const s = scripts[node] ?? {}
+    const stored = s.envelope === undefined ? undefined : encodeEnvelope(s.envelope)
+    const same = stored === undefined ? q.digest === undefined : q.digest !== undefined && valueDigest(stored).equals(q.digest)
+    return { stored, same }
+  }
+  const peers = {
+    request: (node: string, type: number, payload: Uint8Array): Promise<Buffer> => {
+      const s = scripts[node] ?? {}
+      let answer: Buffer
+      if (type === MessageType.REPLICA_DIGESTS) {
+        const entries = decodeReplicaDigests(payload)
+        const reply = new ReplicaDigestsReply(entries.length, 64)
+        for (const q of entries) {
+          asked.push(node)
+          kinds.push('digest')
+          const { stored, same } = answerOf(node, q)
+          if (same) reply.same()
+          else if (s.withhold === true) reply.withheld()
+          else reply.differs(stored)
+        }
+        answer = reply.finish()
+      } else {
+        assert.is(type, MessageType.REPLICA_GET)
+        assert.equal(decodeReplicaGet(payload), { partition: PARTITION, key: KEY })
+        asked.push(node)
+        kinds.push('plain')
+        answer = encodeReplicaGetReply(answerOf(node, { partition: PARTITION, key: KEY, digest: undefined }).stored)
+      }
+      if (s.never) return new Promise<Buffer>(() => {})
+      return new Promise<Buffer>((resolve, reject) => {
+        clock.setTimeout(() => {
+          if (s.code !== undefined) reject(new RingkvError(s.code, `${node} failed`))
+          else if (s.oldRelease === true && type === MessageType.REPLICA_DIGESTS) reject(new RingkvError('ERR_UNKNOWN_MESSAGE', 'no handler'))
+          else resolve(answer)
+        }, s.delayMs ?? 1)
+      })
+    },
+  }
   const context: ReadContext = {
     self,
     store,
     clock,
     latency: new ReplicaLatency({ initialMs: 10, minMs: 2, maxMs: 1000 }),
     speculation: new DeadlineQueue<QuorumRead>(clock, (read) => read.speculate()),
+    // Sent at once, one read per request: the tests below look at whom each read asks, right after start().
+    digests: new DigestReads(peers, (flush) => flush()),
     isAlive: (node) => !down.includes(node),
-    peers: {
-      request: (node, type, payload) => {
-        asked.push(node)
-        const s = scripts[node] ?? {}
-        const stored = s.envelope === undefined ? undefined : encodeEnvelope(s.envelope)
-        let answer: Buffer
-        if (type === MessageType.REPLICA_GET_UNLESS) {
-          const q = decodeReplicaGetUnless(payload)
-          assert.equal({ partition: q.partition, key: q.key }, { partition: PARTITION, key: KEY })
-          kinds.push('digest')
-          const same = stored === undefined ? q.digest === undefined : q.digest !== undefined && valueDigest(stored).equals(q.digest)
-          answer = same ? REPLICA_SAME_REPLY : encodeReplicaGetUnlessReply(stored)
-        } else {
-          assert.is(type, MessageType.REPLICA_GET)
-          assert.equal(decodeReplicaGet(payload), { partition: PARTITION, key: KEY })
-          kinds.push('plain')
-          answer = encodeReplicaGetReply(stored)
-        }
-        if (s.never) return new Promise<Buffer>(() => {})
-        return new Promise<Buffer>((resolve, reject) => {
-          clock.setTimeout(() => {
-            if (s.code !== undefined) reject(new RingkvError(s.code, `${node} failed`))
-            else if (s.oldRelease === true && type === MessageType.REPLICA_GET_UNLESS) reject(new RingkvError('ERR_UNKNOWN_MESSAGE', 'no handler'))
-            else resolve(answer)
-          }, s.delayMs ?? 1)
-        })
-      },
-    },
+    peers,
   }
   const read = (r = 2, turn = 0) => new QuorumRead(context, { partition: PARTITION, key: KEY, replicas, remotes: replicas.map((x) => x.node).filter((x) => x !== self), selfIsReplica: replicas.some((x) => x.node === self), n: 3, r, pr: 0, now: 0, timeoutMs: 5000, turn })
   return { clock, asked, kinds, read, store }
@@ -207,6 +217,18 @@ test('a replica of an older release, without digest reads, is asked again the pl
   assert.equal(kinds, ['digest', 'plain'])
   assert.is(r.status(), 'ok')
   assert.equal(r.core.repairs().blocking, [])
+})
+
+test('a differing copy the batch reply had no room for is asked for alone, the plain way', async () => {
+  const { clock, asked, kinds, read } = setup('a', { b: { envelope: v1, withhold: true }, c: { envelope: v1 } }, v2)
+  const r = read(2, 0)
+  r.start()
+  await clock.advance(3)
+  await r.settled()
+  assert.equal(asked, ['b', 'b'])
+  assert.equal(kinds, ['digest', 'plain'])
+  assert.is(r.core.status(), 'ok')
+  assert.equal(r.core.repairs().blocking, ['b'], 'b answered with the older version, by REPLICA_GET')
 })
 
 test('a copy here that does not decode is not agreed on: another replica is asked at once and the answer is theirs', async () => {

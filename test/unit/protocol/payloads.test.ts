@@ -96,6 +96,7 @@ test('message type table is append-only and named', () => {
       ADMIN_DECOMMISSION: 51,
       ADMIN_ABORT: 52,
       REPLICA_GET_UNLESS: 53,
+      REPLICA_DIGESTS: 54,
     },
   )
   assert.is(messageTypeName(1), 'PING')
