@@ -503,6 +503,27 @@ export class SimCluster {
     return true
   }
 
+  /**
+   * Whether every replica of `key` other than `id` holds a copy that decodes: tampering with `id`'s copy then
+   * leaves the key's latest acknowledged write (on at least W = 2 replicas) on some intact copy to repair from.
+   */
+  intactElsewhere(id: string, key: string): boolean {
+    const k = Buffer.from(key)
+    const partition = partitionOf(k, this.options.partitions)
+    const storageKey = encodeStorageKey(partition, k, MAX_KEY_BYTES)
+    for (const other of preferenceList(this.ring(), partition).primaries) {
+      if (other === id) continue
+      const stored = this.node(other).disk.get(storageKey)
+      if (stored === undefined) return false
+      try {
+        decodeEnvelope(stored)
+      } catch {
+        return false
+      }
+    }
+    return true
+  }
+
   /** One anti-entropy round on every running member at once (`ringkv repair` on each), as the nodes report it. */
   async antiEntropy(): Promise<RepairReport[]> {
     const running = this.upNodes.filter((n) => !n.left)
