@@ -171,7 +171,7 @@ export class Coordinator implements KvService {
       clock: deps.clock,
       latency,
       speculation: new DeadlineQueue<QuorumRead>(deps.clock, (read) => read.speculate()),
-      digests: new DigestReads(deps.peers),
+      digests: new DigestReads(deps.peers, () => deps.clock.monotonic()),
       isAlive: (node) => deps.liveness.isAlive(node),
     }
   }

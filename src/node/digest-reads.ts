@@ -9,7 +9,9 @@
 //
 // Failures are per batch or per entry. A batch that fails (a timeout, a closed connection, a replica that does
 // not know REPLICA_DIGESTS: ERR_UNKNOWN_MESSAGE) fails each of its entries with that code; an entry the replica
-// could not read fails alone. Reads with different timeouts go in different batches.
+// could not read fails alone. Reads with different timeouts go in different batches. A replica of an older
+// release (ERR_UNKNOWN_MESSAGE) is remembered for UNSUPPORTED_FOR_MS: its digest reads fail at once with that code
+// (the read asks it the plain way) instead of costing a round trip each turn of a rolling upgrade.
 import { RingkvError } from '../errors.ts'
 import {
   type DigestReply,
@@ -27,6 +29,9 @@ export interface DigestPeers {
 
 /** Bytes of entries one request carries at most before another is started. */
 const MAX_BATCH_BYTES = 256 * 1024
+/** How long a replica that did not know REPLICA_DIGESTS is not asked again (ms): it may be upgraded meanwhile. */
+export const UNSUPPORTED_FOR_MS = 60_000
+const UNSUPPORTED: DigestReply = Object.freeze({ kind: 'failed', code: 'ERR_UNKNOWN_MESSAGE' })
 
 interface Batch {
   readonly node: string
@@ -38,21 +43,38 @@ interface Batch {
 
 export class DigestReads {
   readonly #peers: DigestPeers
+  readonly #now: () => number
   readonly #schedule: (flush: () => void) => void
+  /** Replicas that answered ERR_UNKNOWN_MESSAGE, and until when (monotonic ms) they are not asked. */
+  readonly #unsupported = new Map<string, number>()
   /** Batches being gathered, by replica. */
   #open = new Map<string, Batch>()
   /** Full batches waiting for the flush. */
   #full: Batch[] = []
   #scheduled = false
 
-  /** `schedule` runs the flush later (default: when the microtask queue drains); tests pass their own. */
-  constructor(peers: DigestPeers, schedule: (flush: () => void) => void = queueMicrotask) {
+  /**
+   * `now` is monotonic milliseconds (the Clock's); `schedule` runs the flush later (default: when the microtask queue
+   * drains), and tests pass their own.
+   */
+  constructor(peers: DigestPeers, now: () => number, schedule: (flush: () => void) => void = queueMicrotask) {
     this.#peers = peers
+    this.#now = now
     this.#schedule = schedule
   }
 
   /** Asks `node` for its copy of `q` unless its digest is `q.digest`; `done` gets the answer once. */
   ask(node: string, q: ReplicaGetUnless, timeoutMs: number, done: (reply: DigestReply) => void): void {
+    if (this.#unsupported.size > 0) {
+      const until = this.#unsupported.get(node)
+      if (until !== undefined) {
+        if (this.#now() < until) {
+          queueMicrotask(() => done(UNSUPPORTED))
+          return
+        }
+        this.#unsupported.delete(node)
+      }
+    }
     const entryBytes = replicaDigestEntryBytes(q)
     let batch = this.#open.get(node)
     // A batch carries one timeout (a read has no timer of its own: its requests' timeouts are its deadline).
@@ -100,7 +122,10 @@ export class DigestReads {
         }
         for (let i = 0; i < replies.length; i++) batch.done[i]!(replies[i]!)
       },
-      (e: unknown) => failAll(batch, e),
+      (e: unknown) => {
+        if (e instanceof RingkvError && e.code === 'ERR_UNKNOWN_MESSAGE') this.#unsupported.set(batch.node, this.#now() + UNSUPPORTED_FOR_MS)
+        failAll(batch, e)
+      },
     )
   }
 }

@@ -16,7 +16,7 @@ import {
   replicaDigestEntryBytes,
 } from '../../../src/cluster/messages.ts'
 import { valueDigest } from '../../../src/engine/index.ts'
-import { DigestReads } from '../../../src/node/digest-reads.ts'
+import { DigestReads, UNSUPPORTED_FOR_MS } from '../../../src/node/digest-reads.ts'
 import { createHandlers } from '../../../src/node/handlers.ts'
 import type { Coordinator } from '../../../src/node/coordinator.ts'
 import { MessageType } from '../../../src/protocol/message-types.ts'
@@ -101,7 +101,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve))
 
 test("a turn's digest reads go to each replica in one request, sent when the microtask queue drains", async () => {
   const { sent, peers } = scriptedPeers()
-  const reads = new DigestReads(peers)
+  const reads = new DigestReads(peers, () => 0)
   const got: [string, DigestReply][] = []
   reads.ask('b', entry('k1'), 5000, (r) => got.push(['k1', r]))
   reads.ask('c', entry('k2'), 5000, (r) => got.push(['k2', r]))
@@ -130,7 +130,7 @@ test("a turn's digest reads go to each replica in one request, sent when the mic
 
 test('a reply that does not match its request fails every entry of it with ERR_BAD_REPLY', async () => {
   const { sent, peers } = scriptedPeers()
-  const reads = new DigestReads(peers)
+  const reads = new DigestReads(peers, () => 0)
   const got: DigestReply[] = []
   reads.ask('b', entry('k1'), 5000, (r) => got.push(r))
   reads.ask('b', entry('k2'), 5000, (r) => got.push(r))
@@ -144,7 +144,7 @@ test('a reply that does not match its request fails every entry of it with ERR_B
 
 test('a batch is cut at MAX_DIGEST_ENTRIES entries (and at its byte bound)', async () => {
   const { sent, peers } = scriptedPeers()
-  const reads = new DigestReads(peers)
+  const reads = new DigestReads(peers, () => 0)
   for (let i = 0; i < MAX_DIGEST_ENTRIES + 5; i++) reads.ask('b', entry(`k${i}`), 5000, () => {})
   await Promise.resolve()
   assert.equal(sent.map((s) => s.entries.length), [MAX_DIGEST_ENTRIES, 5])
@@ -152,6 +152,28 @@ test('a batch is cut at MAX_DIGEST_ENTRIES entries (and at its byte bound)', asy
   for (let i = 0; i < 5; i++) reads.ask('c', entry(big + i), 5000, () => {})
   await Promise.resolve()
   assert.equal(sent.slice(2).map((s) => s.entries.length), [4, 1], '256 KiB of entries per request at most')
+})
+
+test('a replica without REPLICA_DIGESTS is not asked again for a while: its digest reads fail at once', async () => {
+  const { sent, peers } = scriptedPeers()
+  let now = 0
+  const reads = new DigestReads(peers, () => now)
+  const got: DigestReply[] = []
+  reads.ask('old', entry('k1'), 5000, (r) => got.push(r))
+  await Promise.resolve()
+  sent[0]!.answer(new RingkvError('ERR_UNKNOWN_MESSAGE', 'no handler for type 54'))
+  await tick()
+  assert.equal(got, [{ kind: 'failed', code: 'ERR_UNKNOWN_MESSAGE' }])
+  reads.ask('old', entry('k2'), 5000, (r) => got.push(r))
+  reads.ask('new', entry('k3'), 5000, () => {})
+  assert.is(got.length, 1, 'answered asynchronously, like any reply')
+  await Promise.resolve()
+  assert.equal(got[1], { kind: 'failed', code: 'ERR_UNKNOWN_MESSAGE' })
+  assert.equal(sent.map((s) => s.node), ['old', 'new'], 'no request to the old replica; others are asked as usual')
+  now = UNSUPPORTED_FOR_MS
+  reads.ask('old', entry('k4'), 5000, () => {})
+  await Promise.resolve()
+  assert.equal(sent.map((s) => s.node), ['old', 'new', 'old'], 'asked again once the time is up (it may have been upgraded)')
 })
 
 test("the replica's handler answers each entry as a digest read would, and withholds bytes past its budget", async () => {

@@ -75,7 +75,7 @@ function setup(self: string, scripts: Record<string, Script>, local?: Envelope, 
     latency: new ReplicaLatency({ initialMs: 10, minMs: 2, maxMs: 1000 }),
     speculation: new DeadlineQueue<QuorumRead>(clock, (read) => read.speculate()),
     // Sent at once, one read per request: the tests below look at whom each read asks, right after start().
-    digests: new DigestReads(peers, (flush) => flush()),
+    digests: new DigestReads(peers, () => clock.monotonic(), (flush) => flush()),
     isAlive: (node) => !down.includes(node),
     peers,
   }
