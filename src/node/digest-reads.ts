@@ -120,7 +120,7 @@ export class DigestReads {
           failAll(batch, e)
           return
         }
-        for (let i = 0; i < replies.length; i++) batch.done[i]!(replies[i]!)
+        deliver(batch, (i) => replies[i]!)
       },
       (e: unknown) => {
         if (e instanceof RingkvError && e.code === 'ERR_UNKNOWN_MESSAGE') this.#unsupported.set(batch.node, this.#now() + UNSUPPORTED_FOR_MS)
@@ -132,5 +132,22 @@ export class DigestReads {
 
 function failAll(batch: Batch, e: unknown): void {
   const reply: DigestReply = { kind: 'failed', code: e instanceof RingkvError ? e.code : 'ERR_INTERNAL' }
-  for (const done of batch.done) done(reply)
+  deliver(batch, () => reply)
+}
+
+/**
+ * Hands every entry its reply. One callback that throws (a bug) must not leave the batch's other reads without an
+ * answer, as it would not have when each read had a request of its own: the rest are answered first, then the error
+ * is rethrown.
+ */
+function deliver(batch: Batch, replyAt: (i: number) => DigestReply): void {
+  let failure: { error: unknown } | undefined
+  for (let i = 0; i < batch.done.length; i++) {
+    try {
+      batch.done[i]!(replyAt(i))
+    } catch (error) {
+      failure ??= { error }
+    }
+  }
+  if (failure !== undefined) throw failure.error
 }

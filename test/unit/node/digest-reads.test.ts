@@ -142,6 +142,25 @@ test('a reply that does not match its request fails every entry of it with ERR_B
   assert.equal(got, [{ kind: 'failed', code: 'ERR_BAD_REPLY' }, { kind: 'failed', code: 'ERR_BAD_REPLY' }])
 })
 
+test('a read whose callback throws does not leave the rest of its batch unanswered', async () => {
+  const { sent, peers } = scriptedPeers()
+  const reads = new DigestReads(peers, () => 0)
+  const got: string[] = []
+  reads.ask('b', entry('k1'), 5000, () => {
+    throw new Error('a bug in one read')
+  })
+  reads.ask('b', entry('k2'), 5000, (r) => got.push(r.kind))
+  await Promise.resolve()
+  const reply = new ReplicaDigestsReply(2, 8)
+  reply.same()
+  reply.same()
+  const rejected = new Promise<unknown>((resolve) => process.once('unhandledRejection', resolve))
+  sent[0]!.answer(reply.finish())
+  const error = await rejected
+  assert.equal(got, ['same'])
+  assert.is((error as Error).message, 'a bug in one read', 'the error still surfaces')
+})
+
 test('a batch is cut at MAX_DIGEST_ENTRIES entries (and at its byte bound)', async () => {
   const { sent, peers } = scriptedPeers()
   const reads = new DigestReads(peers, () => 0)
