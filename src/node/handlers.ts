@@ -8,6 +8,7 @@ import {
   decodeReplicaGetUnless,
   decodeReplicaDigests,
   ReplicaDigestsReply,
+  type ReplicaGetUnless,
   decodeReplicaPut,
   decodeReplicaScan,
   decodeScanRequest,
@@ -46,6 +47,15 @@ export interface HandlerDeps {
 
 /** How many bytes of envelopes one REPLICA_DIGESTS reply carries at most (well under any frame limit). */
 const DIGESTS_REPLY_BUDGET_BYTES = 1024 * 1024
+
+/**
+ * Whether this replica's copy of `q`'s key has `q.digest` (both absent counts): a digest read's question. The digest
+ * is computed where the value lies; the bytes are read out only when they differ.
+ */
+function hasDigest(store: ReplicaStore, q: ReplicaGetUnless): boolean {
+  const digest = store.getDigest(q.partition, q.key)
+  return digest === undefined ? q.digest === undefined : q.digest !== undefined && Buffer.compare(digest, q.digest) === 0
+}
 
 function asRingkvError(e: unknown, logger: Logger): RingkvError {
   if (e instanceof RingkvError) return e
@@ -132,11 +142,7 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
       MessageType.REPLICA_GET_UNLESS,
       (payload) => {
         const q = decodeReplicaGetUnless(payload)
-        // The digest is computed where the value lies; the bytes are read out only when they differ.
-        const digest = store.getDigest(q.partition, q.key)
-        if (digest === undefined ? q.digest === undefined : q.digest !== undefined && Buffer.compare(digest, q.digest) === 0) {
-          return REPLICA_SAME_REPLY
-        }
+        if (hasDigest(store, q)) return REPLICA_SAME_REPLY
         return encodeReplicaGetUnlessReply(store.getBytes(q.partition, q.key))
       },
     ],
@@ -147,8 +153,7 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
         const reply = new ReplicaDigestsReply(entries.length, 4 + 2 * entries.length)
         for (const q of entries) {
           try {
-            const digest = store.getDigest(q.partition, q.key)
-            if (digest === undefined ? q.digest === undefined : q.digest !== undefined && Buffer.compare(digest, q.digest) === 0) {
+            if (hasDigest(store, q)) {
               reply.same()
               continue
             }

@@ -207,29 +207,22 @@ test('byte-equal copies end the read as agreed, with no core until asked for; an
   assert.equal(stale.core.repairs().blocking, ['b'])
 })
 
-test('a replica of an older release, without digest reads, is asked again the plain way', async () => {
-  const { clock, asked, kinds, read } = setup('a', { b: { envelope: v2, oldRelease: true }, c: { envelope: v2 } }, v2)
-  const r = read(2, 0)
-  r.start()
-  await clock.advance(3)
-  await r.settled()
-  assert.equal(asked, ['b', 'b'])
-  assert.equal(kinds, ['digest', 'plain'])
-  assert.is(r.status(), 'ok')
-  assert.equal(r.core.repairs().blocking, [])
-})
-
-test('a differing copy the batch reply had no room for is asked for alone, the plain way', async () => {
-  const { clock, asked, kinds, read } = setup('a', { b: { envelope: v1, withhold: true }, c: { envelope: v1 } }, v2)
-  const r = read(2, 0)
-  r.start()
-  await clock.advance(3)
-  await r.settled()
-  assert.equal(asked, ['b', 'b'])
-  assert.equal(kinds, ['digest', 'plain'])
-  assert.is(r.core.status(), 'ok')
-  assert.equal(r.core.repairs().blocking, ['b'], 'b answered with the older version, by REPLICA_GET')
-})
+for (const [what, script, local, repaired] of [
+  ['a replica of an older release, without digest reads, is asked again the plain way', { envelope: v2, oldRelease: true }, v2, []],
+  ['a differing copy the batch reply had no room for is asked for alone, the plain way', { envelope: v1, withhold: true }, v2, ['b']],
+] as const) {
+  test(what, async () => {
+    const { clock, asked, kinds, read } = setup('a', { b: script, c: { envelope: v2 } }, local)
+    const r = read(2, 0)
+    r.start()
+    await clock.advance(3)
+    await r.settled()
+    assert.equal(asked, ['b', 'b'])
+    assert.equal(kinds, ['digest', 'plain'])
+    assert.is(r.status(), 'ok')
+    assert.equal(r.core.repairs().blocking, [...repaired], 'a copy older than the answer (by REPLICA_GET) is named for repair')
+  })
+}
 
 test('a copy here that does not decode is not agreed on: another replica is asked at once and the answer is theirs', async () => {
   const { clock, asked, read, store } = setup('a', { b: { envelope: v2 }, c: { envelope: v2 } })
