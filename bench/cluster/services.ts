@@ -9,6 +9,7 @@ import { join } from 'node:path'
 
 const START_TIMEOUT_MS = 30_000
 const STOP_GRACE_MS = 10_000
+import { SERVER_NODE_FLAGS } from '../../src/cli/server-flags.ts'
 import { BARE_NODE_JS, RINGKV_CLI, ensureCompiled } from './compiled.ts'
 
 export async function freePorts(count: number): Promise<number[]> {
@@ -125,6 +126,7 @@ export class RingkvCluster implements Group {
     this.services = this.addresses.map((address, i) => {
       const id = `n${i + 1}`
       const args = (): string[] => [
+        ...SERVER_NODE_FLAGS,
         ...(this.#options.nodeFlags ?? []),
         ...(this.#options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', this.#options.cpuProfDir, '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`]),
         RINGKV_CLI, 'start',
@@ -174,7 +176,7 @@ export async function startBareCluster(nodes: number, valueBytes: number, cpuPro
   const services = ports.map((port, i) => {
     const peers = ports.filter((_, j) => j !== i).map(String)
     return new Service(`bare-${i + 1}`, `127.0.0.1:${port}`, process.execPath,
-      () => [...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]), BARE_NODE_JS, String(port), String(valueBytes), ...peers], /bare node listening/)
+      () => [...SERVER_NODE_FLAGS, ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]), BARE_NODE_JS, String(port), String(valueBytes), ...peers], /bare node listening/)
   })
   const group: Group = {
     services,

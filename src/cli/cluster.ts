@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse, UsageError } from './args.ts'
+import { SERVER_NODE_FLAGS } from './server-flags.ts'
 import { intArg } from './start.ts'
 
 const STOP_GRACE_MS = 10_000
@@ -31,6 +32,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   for (let i = 0; i < nodes; i++) {
     const id = `n${i + 1}`
     const args = [
+      ...SERVER_NODE_FLAGS,
       entry,
       'start',
       '--id', id,

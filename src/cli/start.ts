@@ -2,6 +2,7 @@ import { startNode } from '../node/index.ts'
 import type { Consistency } from '../cluster/api.ts'
 import type { Durability } from '../engine/index.ts'
 import { parse, UsageError } from './args.ts'
+import { heapPresized, SERVER_NODE_FLAGS } from './server-flags.ts'
 
 export function consistencyArg(name: string, v: string | undefined): Consistency | undefined {
   if (v === undefined) return undefined
@@ -71,6 +72,9 @@ export async function startCommand(argv: string[]): Promise<number> {
     antiEntropyIntervalMs: intArg('anti-entropy-interval', values['anti-entropy-interval']),
     tombstoneGraceMs: intArg('tombstone-grace', values['tombstone-grace']),
   })
+  if (!heapPresized()) {
+    console.error(`ringkv: warning: node ${node.id} started without ${SERVER_NODE_FLAGS.join(' ')}; under load V8 will run full GCs several times a second (the ringkv command and \`ringkv cluster\` pass it: node ${SERVER_NODE_FLAGS.join(' ')} bin/ringkv.js start ...)`)
+  }
   console.log(`ringkv node ${node.id}: binary ${node.address}${node.httpAddress ? `, http ${node.httpAddress}` : ''}, pid ${process.pid}`)
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -7,6 +7,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { SERVER_NODE_FLAGS } from '../../src/cli/server-flags.ts'
 
 const RUN_NODE = fileURLToPath(new URL('./run-node.ts', import.meta.url))
 const START_TIMEOUT_MS = 20_000
@@ -69,7 +70,7 @@ export async function startCluster(size: number, extraArgs: string[] = [], spare
       start: () =>
         new Promise<void>((resolve, reject) => {
           const args = [
-            '--import', 'tsx', RUN_NODE, 'start',
+            ...SERVER_NODE_FLAGS, '--import', 'tsx', RUN_NODE, 'start',
             '--id', node.id, '--listen', node.address, '--http', node.http,
             '--seeds', seeds.join(','), '--data', node.dataDir, ...extraArgs,
           ]
