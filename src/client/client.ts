@@ -279,7 +279,7 @@ class RingkvClient implements Client {
         }
       }
       this.#checkOpen(error)
-      if (delivered === 'maybe') delivered = deliveryOf(error)
+      delivered = deliveryOf(error, delivered)
       this.#noteFailure(address, error, delivered)
       if (attempt >= this.#options.retries || !shouldRetry(error, delivered, q.kind, this.#options.retryWrites)) throw error
       if (tried === undefined) tried = new Set()

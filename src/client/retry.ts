@@ -5,8 +5,8 @@
 //
 //   delivered  'no'     it never left the client (the connection could not be made or was not open), or it
 //                       was refused unprocessed: ERR_OVERLOADED, from our own send queue or from a node
-//                       shedding load, or ERR_SHUTTING_DOWN from a node that is closing. Safe to send
-//                       anywhere, reads and writes alike.
+//                       shedding load, ERR_SHUTTING_DOWN from a node that is closing, or ERR_NOT_READY from
+//                       a node that is starting. Safe to send anywhere, reads and writes alike.
 //              'maybe'  it was handed to a connection that then timed out or closed: the node may have
 //                       applied it.
 //              'yes'    the node answered with an error.
@@ -34,7 +34,11 @@ export const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set([
   ErrorCode.TIMEOUT,
   ErrorCode.OVERLOADED,
   ErrorCode.SHUTTING_DOWN,
+  ErrorCode.NOT_READY,
 ])
+
+/** Refusals: the node did not process the request, however the refusal came back (transport error or error reply). */
+const REFUSAL_CODES: ReadonlySet<string> = new Set([ErrorCode.OVERLOADED, ErrorCode.SHUTTING_DOWN, ErrorCode.NOT_READY])
 
 /**
  * Codes by which a node says the client's ring is stale: it does not replicate what it was asked, or does not
@@ -42,9 +46,13 @@ export const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set([
  */
 export const RING_STALE_CODES: ReadonlySet<string> = new Set(['ERR_NOT_REPLICA', 'ERR_UNKNOWN_RING', 'ERR_RING_MISMATCH'])
 
-/** How far a request that failed with `error` after being handed to a connection got. */
-export function deliveryOf(error: RingkvError): Delivery {
-  if (error.code === ErrorCode.OVERLOADED || error.code === ErrorCode.SHUTTING_DOWN) return 'no'
+/**
+ * How far a request that failed with `error` got, given how far the client saw it get: 'maybe' (handed to a
+ * connection that then failed) or 'yes' (the node answered with an error). A refusal means 'no' either way.
+ */
+export function deliveryOf(error: RingkvError, seen: Delivery = 'maybe'): Delivery {
+  if (REFUSAL_CODES.has(error.code)) return 'no'
+  if (seen !== 'maybe') return seen
   if (error.code === ErrorCode.TIMEOUT || error.code === ErrorCode.CONNECTION_CLOSED) return 'maybe'
   return 'yes'
 }

@@ -105,6 +105,15 @@ export interface CoordinatorCounters {
 }
 
 const MAX_FORWARD_HOPS = 2
+/** Failures of a forwarded write after which the next replica is tried: it was not reached, did not answer, or refused unprocessed. */
+const FORWARD_TO_NEXT_CODES: ReadonlySet<string> = new Set([
+  'ERR_CONNECT_FAILED',
+  'ERR_CONNECTION_CLOSED',
+  'ERR_TIMEOUT',
+  'ERR_OVERLOADED',
+  'ERR_SHUTTING_DOWN',
+  'ERR_NOT_READY',
+])
 const MAX_KEY_BYTES = 65536 - 2
 
 function bytesOf(v: unknown, what: string): Uint8Array {
@@ -514,8 +523,8 @@ export class Coordinator implements KvService {
       } catch (e) {
         last = e
         const code = codeOf(e)
-        // Only a replica that could not be reached is worth trying the next one for.
-        if (!['ERR_CONNECT_FAILED', 'ERR_CONNECTION_CLOSED', 'ERR_TIMEOUT', 'ERR_OVERLOADED'].includes(code)) throw e
+        // Only a replica that could not be reached, or refused the write unprocessed, is worth trying the next one for.
+        if (!FORWARD_TO_NEXT_CODES.has(code)) throw e
       }
     }
     throw last instanceof RingkvError

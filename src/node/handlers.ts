@@ -26,7 +26,8 @@ import {
   errorReply,
 } from '../cluster/messages.ts'
 import type { MemberInfo } from '../cluster/api.ts'
-import { MessageType } from '../protocol/message-types.ts'
+import { ErrorCode } from '../protocol/error-codes.ts'
+import { MessageType, messageTypeName } from '../protocol/message-types.ts'
 import { handlerTable, type Handler, type HandlerTable } from '../net/index.ts'
 import { encodeRingMap, type RingMap } from '../ring/index.ts'
 import type { ReplicaStore } from '../storage/index.ts'
@@ -43,6 +44,13 @@ export interface HandlerDeps {
   logger: Logger
   /** Whether the store's write promises mean fsynced. */
   durableWrites: boolean
+  /**
+   * Whether this node coordinates client requests yet. A node that has just started listens before its first
+   * gossip exchanges end (peers must reach it), but until they do it knows no peer as up: it would fail every
+   * write for want of replicas. Until then client requests are refused unprocessed with ERR_NOT_READY, which
+   * clients send elsewhere. Absent: always.
+   */
+  ready?: () => boolean
 }
 
 /** How many bytes of envelopes one REPLICA_DIGESTS reply carries at most (well under any frame limit). */
@@ -76,11 +84,25 @@ function client(logger: Logger, body: (payload: Buffer) => Promise<Uint8Array>):
 
 export function createHandlers(d: HandlerDeps): HandlerTable {
   const { coordinator, store, logger } = d
+  const ready = d.ready ?? (() => true)
+  const notReady = (type: number): Uint8Array =>
+    errorReply(
+      new RingkvError(
+        ErrorCode.NOT_READY,
+        `${messageTypeName(type)} refused unprocessed: the node is starting and does not coordinate until it has heard from its peers`,
+      ),
+    )
+  /** A client handler that waits for the node to be ready (see HandlerDeps.ready). */
+  const gated =
+    (type: number, handler: Handler): Handler =>
+    (payload, context) =>
+      ready() ? handler(payload, context) : notReady(type)
   return handlerTable([
     [
       MessageType.CLIENT_GET,
       // The busiest handler, written without the async wrapper of client(): one promise per read, not three.
       (payload) => {
+        if (!ready()) return notReady(MessageType.CLIENT_GET)
         const fail = (e: unknown): Uint8Array => errorReply(asRingkvError(e, logger))
         try {
           const q = decodeGetRequest(payload)
@@ -94,6 +116,7 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
       MessageType.CLIENT_PUT,
       // Like CLIENT_GET: one promise per write, not the three of client()'s async wrapper.
       (payload) => {
+        if (!ready()) return notReady(MessageType.CLIENT_PUT)
         const fail = (e: unknown): Uint8Array => errorReply(asRingkvError(e, logger))
         try {
           const q = decodeWriteRequest(payload)
@@ -107,16 +130,16 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
     ],
     [
       MessageType.CLIENT_DELETE,
-      client(logger, async (payload) => {
+      gated(MessageType.CLIENT_DELETE, client(logger, async (payload) => {
         const q = decodeWriteRequest(payload)
         const opts = { w: q.w, pw: q.pw, dw: q.dw, context: q.context, timeoutMs: q.timeoutMs || undefined }
         await coordinator.write(q.key, null, opts, q.hops)
         return encodeEmptyReply()
-      }),
+      })),
     ],
     [
       MessageType.CLIENT_SCAN,
-      client(logger, async (payload) => {
+      gated(MessageType.CLIENT_SCAN, client(logger, async (payload) => {
         const q = decodeScanRequest(payload)
         const page = await coordinator.scan({
           start: q.start,
@@ -127,7 +150,7 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
           timeoutMs: q.timeoutMs || undefined,
         })
         return encodeScanReply(page.entries, page.next)
-      }),
+      })),
     ],
     [MessageType.CLIENT_RING, client(logger, async () => encodeRingReply(encodeRingMap(d.ring()), d.members()))],
     [

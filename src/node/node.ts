@@ -168,6 +168,8 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
         segments: antiEntropyDefaults.segments,
       },
     })
+    // Client requests wait for the first gossip exchanges (HandlerDeps.ready).
+    let ready = false
     const handlers = createHandlers({
       coordinator,
       store,
@@ -187,6 +189,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       ],
       logger,
       durableWrites,
+      ready: () => ready,
     })
     const server: Server = await transport.listen({ address: o.listen, nodeId: o.id, handlers, requestTimeoutMs: o.requestTimeoutMs })
     toClose.push(() => server.close())
@@ -226,6 +229,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     })
     toClose.push(async () => ownership!.stop())
     await membership.start()
+    ready = true
     ownership.resume()
     const delivery = new HintDelivery({
       store: hints,

@@ -35,6 +35,11 @@ export const ErrorCode = Object.freeze({
   INTERNAL: 'ERR_INTERNAL',
   /** The node is closing and refused the request unprocessed: send it to another node. */
   SHUTTING_DOWN: 'ERR_SHUTTING_DOWN',
+  /**
+   * The node is starting and refused a client request unprocessed: it does not coordinate before it has heard
+   * from its peers (until then it would take every replica for down). Send it to another node.
+   */
+  NOT_READY: 'ERR_NOT_READY',
 } as const)
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 

@@ -20,15 +20,21 @@ import { type FaultHook, TestCluster, rejection, spyTransport, utf8 } from './he
 
 const err = (code: string, details?: Record<string, unknown>) => new RingkvError(code, code, details === undefined ? {} : { details })
 
-test('a node that is shutting down refused the request unprocessed: delivered is no, so writes go elsewhere too', () => {
+test('a node that is shutting down or starting refused the request unprocessed: delivered is no, so writes go elsewhere too', () => {
   assert.is(deliveryOf(err('ERR_SHUTTING_DOWN')), 'no')
   assert.is(deliveryOf(err('ERR_OVERLOADED')), 'no')
   assert.is(deliveryOf(err('ERR_CONNECTION_CLOSED')), 'maybe')
   assert.ok(shouldRetry(err('ERR_SHUTTING_DOWN'), 'no', 'write', false))
+  // A starting node answers with an error reply (the request reached it), and that reply still means 'never processed'.
+  assert.is(deliveryOf(err('ERR_NOT_READY'), 'yes'), 'no')
+  assert.ok(shouldRetry(err('ERR_NOT_READY'), deliveryOf(err('ERR_NOT_READY'), 'yes'), 'write', false))
+  // Any other error reply stays 'yes'; a request that never left stays 'no'.
+  assert.is(deliveryOf(err('ERR_QUORUM'), 'yes'), 'yes')
+  assert.is(deliveryOf(err('ERR_CONNECT_FAILED'), 'no'), 'no')
 })
 
 test('connection-level failures: reads always, writes only when nothing was sent or retryWrites', () => {
-  for (const code of ['ERR_CONNECT_FAILED', 'ERR_CONNECTION_CLOSED', 'ERR_TIMEOUT', 'ERR_OVERLOADED', 'ERR_SHUTTING_DOWN']) {
+  for (const code of ['ERR_CONNECT_FAILED', 'ERR_CONNECTION_CLOSED', 'ERR_TIMEOUT', 'ERR_OVERLOADED', 'ERR_SHUTTING_DOWN', 'ERR_NOT_READY']) {
     for (const delivered of ['no', 'maybe'] as Delivery[]) {
       assert.ok(shouldRetry(err(code), delivered, 'read', false), `${code} ${delivered} read`)
       assert.is(shouldRetry(err(code), delivered, 'write', false), delivered === 'no', `${code} ${delivered} write`)

@@ -1,0 +1,113 @@
+// A node that is starting listens before its first gossip exchanges end (its peers must be able to reach it),
+// but until they end it knows no peer as up and would fail every write it coordinated for want of replicas:
+// the cluster benchmark saw a burst of ERR_QUORUM right after a node restarted. Until then it refuses client
+// requests unprocessed (ERR_NOT_READY), and clients send them to another node, writes included. The network's
+// latency (100 ms a hop) gives the probe's request time to arrive before the node has heard from its peers:
+// without the gate, that write fails with ERR_QUORUM.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { connect } from '../../../src/client/index.ts'
+import { decodeGetReply, decodePutReply, encodeGetRequest, encodeWriteRequest } from '../../../src/cluster/messages.ts'
+import { RingkvError } from '../../../src/errors.ts'
+import { MemoryNetwork, type Connection } from '../../../src/net/index.ts'
+import { startNode, type RingkvNode } from '../../../src/node/index.ts'
+import { MessageType } from '../../../src/protocol/message-types.ts'
+import { SeededRandom, silentLogger, sleep, VirtualClock } from '../../../src/runtime/index.ts'
+import { MemoryStore } from '../../../src/storage/memory-store.ts'
+
+const ids = ['a', 'b', 'c']
+const address = (id: string): string => `${id}:1`
+
+function codeOf(f: () => unknown): string | undefined {
+  try {
+    f()
+    return undefined
+  } catch (e) {
+    return e instanceof RingkvError ? e.code : String(e)
+  }
+}
+
+test('a starting node refuses client requests with ERR_NOT_READY until its first gossip exchanges end; clients go elsewhere', async () => {
+  const clock = new VirtualClock({ startMs: 1_700_000_000_000, autoAdvance: true })
+  const network = new MemoryNetwork({ clock, latencyMs: 100 })
+  const transport = network.transport()
+  const random = new SeededRandom(3)
+  const dirs = Object.fromEntries(ids.map((id) => [id, mkdtempSync(join(tmpdir(), `ringkv-startup-${id}-`))]))
+  const stores = Object.fromEntries(ids.map((id) => [id, new MemoryStore()]))
+  const options = (id: string, seeds: string[]) => ({
+    id,
+    listen: address(id),
+    seeds,
+    dataDir: dirs[id],
+    store: stores[id],
+    partitions: 16,
+    keyspace: { n: 3 },
+    requestTimeoutMs: 60_000,
+    clock,
+    random: random.fork(),
+    logger: silentLogger,
+    transport,
+  })
+  const running: RingkvNode[] = []
+  let starting: Promise<RingkvNode> | undefined
+  let probe: Connection | undefined
+  try {
+    for (const id of ids) running.push(await startNode(options(id, ids.map(address))))
+    await Promise.all(running.map((n) => n.waitForRing({ members: 3 })))
+    const c = running.pop()!
+    await c.close()
+
+    // A seed that takes connections and never answers holds the restarted node's first exchanges open.
+    const silent = await network.listen('silent:1', () => {})
+    starting = startNode(options('c', [...ids.map(address), 'silent:1']))
+    for (let i = 0; probe === undefined; i++) {
+      if (i > 1000) assert.unreachable('c never listened')
+      probe = await transport.connect(address('c'), { nodeId: 'probe' }).catch(() => undefined)
+      if (probe === undefined) await sleep(clock, 1)
+    }
+    const key = Buffer.from('k')
+    const put = encodeWriteRequest({ key, value: Buffer.from("v1"), context: undefined, w: 2, pw: undefined, dw: undefined, timeoutMs: 5000, ttlMs: 0, hops: 0 })
+    const get = encodeGetRequest({ key, r: 2, pr: undefined, timeoutMs: 5000 })
+    const refusedPut = await probe.request(MessageType.CLIENT_PUT, put, { timeoutMs: 5000 })
+    assert.is(codeOf(() => decodePutReply(refusedPut)), 'ERR_NOT_READY', 'a write while starting is refused, not failed for want of replicas')
+    const refusedGet = await probe.request(MessageType.CLIENT_GET, get, { timeoutMs: 5000 })
+    assert.is(codeOf(() => decodeGetReply(refusedGet)), 'ERR_NOT_READY')
+    const refused = (() => {
+      try {
+        decodePutReply(refusedPut)
+      } catch (e) {
+        return e as RingkvError
+      }
+      return undefined
+    })()
+    assert.match(refused!.message, 'CLIENT_PUT')
+
+    // A client that meets the starting node first sends the write to another node and succeeds.
+    const client = await connect({ seeds: [address('c'), address('a')], transport, clock, random: random.fork(), timeoutMs: 5000 })
+    try {
+      for (let i = 0; i < 20; i++) await client.put(Buffer.from(`key-${i}`), Buffer.from(`value-${i}`))
+      assert.is((await client.get(Buffer.from('key-7'))).value?.toString(), 'value-7')
+    } finally {
+      await client.close()
+    }
+
+    // Once its exchanges are over (the silent seed's timed out), the node coordinates.
+    running.push(await starting)
+    starting = undefined
+    await silent.close()
+    const served = await probe.request(MessageType.CLIENT_PUT, put, { timeoutMs: 5000 })
+    assert.type(decodePutReply(served), 'string')
+    assert.is(decodeGetReply(await probe.request(MessageType.CLIENT_GET, get, { timeoutMs: 5000 })).siblings.length, 1)
+  } finally {
+    probe?.destroy()
+    if (starting !== undefined) running.push(await starting)
+    for (const n of running) await n.close().catch(() => undefined)
+    for (const s of Object.values(stores)) await s.close()
+    for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true })
+  }
+})
+
+test.run()
