@@ -22,20 +22,13 @@
 // - Every other error is the node's answer about the request itself (ERR_BAD_REQUEST, ERR_BAD_CONTEXT,
 //   ERR_QUORUM without retryable, ...): sending it elsewhere would get the same answer.
 import type { RingkvError } from '../errors.ts'
-import { ErrorCode } from '../protocol/error-codes.ts'
+import { ErrorCode, TRY_ELSEWHERE_CODES } from '../protocol/error-codes.ts'
 import type { Random } from '../runtime/random.ts'
 
 export type Delivery = 'no' | 'maybe' | 'yes'
 export type OperationKind = 'read' | 'write'
 
-export const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set([
-  ErrorCode.CONNECT_FAILED,
-  ErrorCode.CONNECTION_CLOSED,
-  ErrorCode.TIMEOUT,
-  ErrorCode.OVERLOADED,
-  ErrorCode.SHUTTING_DOWN,
-  ErrorCode.NOT_READY,
-])
+export const CONNECTION_ERROR_CODES: ReadonlySet<string> = TRY_ELSEWHERE_CODES
 
 /** Refusals: the node did not process the request, however the refusal came back (transport error or error reply). */
 const REFUSAL_CODES: ReadonlySet<string> = new Set([ErrorCode.OVERLOADED, ErrorCode.SHUTTING_DOWN, ErrorCode.NOT_READY])

@@ -39,6 +39,7 @@ import {
   type GetReplyBody,
   type ReplicaScanEntry,
 } from '../cluster/messages.ts'
+import { TRY_ELSEWHERE_CODES } from '../protocol/error-codes.ts'
 import { MessageType } from '../protocol/message-types.ts'
 import { partitionOf, preferenceList, type RingMap } from '../ring/index.ts'
 import {
@@ -105,15 +106,6 @@ export interface CoordinatorCounters {
 }
 
 const MAX_FORWARD_HOPS = 2
-/** Failures of a forwarded write after which the next replica is tried: it was not reached, did not answer, or refused unprocessed. */
-const FORWARD_TO_NEXT_CODES: ReadonlySet<string> = new Set([
-  'ERR_CONNECT_FAILED',
-  'ERR_CONNECTION_CLOSED',
-  'ERR_TIMEOUT',
-  'ERR_OVERLOADED',
-  'ERR_SHUTTING_DOWN',
-  'ERR_NOT_READY',
-])
 const MAX_KEY_BYTES = 65536 - 2
 
 function bytesOf(v: unknown, what: string): Uint8Array {
@@ -524,7 +516,7 @@ export class Coordinator implements KvService {
         last = e
         const code = codeOf(e)
         // Only a replica that could not be reached, or refused the write unprocessed, is worth trying the next one for.
-        if (!FORWARD_TO_NEXT_CODES.has(code)) throw e
+        if (!TRY_ELSEWHERE_CODES.has(code)) throw e
       }
     }
     throw last instanceof RingkvError

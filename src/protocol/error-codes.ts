@@ -43,6 +43,20 @@ export const ErrorCode = Object.freeze({
 } as const)
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
+/**
+ * Failures that say nothing about the request itself -- the node was not reached, did not answer, or refused the
+ * request unprocessed -- so another node may be asked: by a client's retry (src/client/retry.ts) and by a
+ * coordinator forwarding a write to the key's next replica.
+ */
+export const TRY_ELSEWHERE_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.CONNECT_FAILED,
+  ErrorCode.CONNECTION_CLOSED,
+  ErrorCode.TIMEOUT,
+  ErrorCode.OVERLOADED,
+  ErrorCode.SHUTTING_DOWN,
+  ErrorCode.NOT_READY,
+])
+
 export const MAX_ERROR_MESSAGE_BYTES = 1024
 const MAX_CODE_BYTES = 64
 
