@@ -21,12 +21,14 @@ import { MemoryStore } from '../../../src/storage/memory-store.ts'
 const ids = ['a', 'b', 'c']
 const address = (id: string): string => `${id}:1`
 
-function codeOf(f: () => unknown): string | undefined {
+/** The error decoding a reply throws (an error reply), or undefined when it decodes. */
+function errorOf(decode: () => unknown): RingkvError | undefined {
   try {
-    f()
+    decode()
     return undefined
   } catch (e) {
-    return e instanceof RingkvError ? e.code : String(e)
+    if (e instanceof RingkvError) return e
+    throw e
   }
 }
 
@@ -69,21 +71,14 @@ test('a starting node refuses client requests with ERR_NOT_READY until its first
       if (probe === undefined) await sleep(clock, 1)
     }
     const key = Buffer.from('k')
-    const put = encodeWriteRequest({ key, value: Buffer.from("v1"), context: undefined, w: 2, pw: undefined, dw: undefined, timeoutMs: 5000, ttlMs: 0, hops: 0 })
+    const put = encodeWriteRequest({ key, value: Buffer.from('v1'), context: undefined, w: 2, pw: undefined, dw: undefined, timeoutMs: 5000, ttlMs: 0, hops: 0 })
     const get = encodeGetRequest({ key, r: 2, pr: undefined, timeoutMs: 5000 })
     const refusedPut = await probe.request(MessageType.CLIENT_PUT, put, { timeoutMs: 5000 })
-    assert.is(codeOf(() => decodePutReply(refusedPut)), 'ERR_NOT_READY', 'a write while starting is refused, not failed for want of replicas')
+    const putError = errorOf(() => decodePutReply(refusedPut))
+    assert.is(putError?.code, 'ERR_NOT_READY', 'a write while starting is refused, not failed for want of replicas')
+    assert.match(putError!.message, 'CLIENT_PUT')
     const refusedGet = await probe.request(MessageType.CLIENT_GET, get, { timeoutMs: 5000 })
-    assert.is(codeOf(() => decodeGetReply(refusedGet)), 'ERR_NOT_READY')
-    const refused = (() => {
-      try {
-        decodePutReply(refusedPut)
-      } catch (e) {
-        return e as RingkvError
-      }
-      return undefined
-    })()
-    assert.match(refused!.message, 'CLIENT_PUT')
+    assert.is(errorOf(() => decodeGetReply(refusedGet))?.code, 'ERR_NOT_READY')
 
     // A client that meets the starting node first sends the write to another node and succeeds.
     const client = await connect({ seeds: [address('c'), address('a')], transport, clock, random: random.fork(), timeoutMs: 5000 })
