@@ -1,7 +1,8 @@
 //! The engine: ties the WAL, memtables, SSTables, manifest, compaction and row cache together.
 //!
 //! Threads: the caller's threads read and write; one background thread flushes frozen memtables,
-//! one compacts, and one fsyncs the log every `sync_interval_ms` (`interval` and `none` modes).
+//! one compacts, and one fsyncs the log every `sync_interval_ms` (`interval` and `none` modes)
+//! while it has unsynced records, and sleeps until the next write when it has none.
 //!
 //! Locks, always taken in this order: `write` (one writer at a time: seqno assignment, WAL append,
 //! memtable insert, memtable rotation), then `edit` (installing a new `Version` and manifest).
@@ -15,7 +16,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -93,6 +94,10 @@ struct Inner {
     signals: Mutex<Signals>,
     /// Wakes background threads and writers waiting for a flush or compaction.
     wakeup: Condvar,
+    /// Wakes the log's sync thread from its idle sleep (used with `signals`).
+    sync_wakeup: Condvar,
+    /// Set while the sync thread sleeps with nothing to sync: the next write wakes it.
+    sync_idle: AtomicBool,
     /// One compaction at a time, background or manual.
     compaction: Mutex<()>,
     closed: AtomicBool,
@@ -202,6 +207,8 @@ impl Db {
                 ..Signals::default()
             }),
             wakeup: Condvar::new(),
+            sync_wakeup: Condvar::new(),
+            sync_idle: AtomicBool::new(false),
             compaction: Mutex::new(()),
             closed: AtomicBool::new(false),
             background_error: Mutex::new(None),
@@ -357,6 +364,7 @@ impl Db {
             s.shutdown = true;
         }
         self.inner.wakeup.notify_all();
+        self.inner.sync_wakeup.notify_all();
         let threads: Vec<JoinHandle<()>> = std::mem::take(&mut *self.threads.lock());
         for t in threads {
             let _ = t.join();
@@ -695,6 +703,7 @@ impl Inner {
         w.last_seqno = base + batch.len() as u64 - 1;
         self.visible_seqno.store(w.last_seqno, Ordering::Release);
         drop(w);
+        self.wake_idle_syncer();
         if self.cache.enabled() {
             for op in &batch.ops {
                 self.cache.invalidate(&op.key, key_hash(&op.key));
@@ -1090,21 +1099,56 @@ impl Inner {
         Ok(())
     }
 
+    /// Whether the sync thread has work: records appended and not yet fsynced, in a mode where
+    /// it (not the writers) fsyncs them.
+    fn has_unsynced(&self) -> bool {
+        self.opts.durability != Durability::Sync && self.wal.synced_lsn() < self.wal.appended_lsn()
+    }
+
+    /// Called after every write: wakes the sync thread if it sleeps with nothing to sync.
+    ///
+    /// The fence pairs with the one in `sync_loop` (Dekker style): either this load sees
+    /// `sync_idle` set, or the sync thread's re-check sees this write's append, so a write never
+    /// waits for the idle sleep's safety timeout. The notify takes `signals`, which the sync thread
+    /// holds from its re-check into its wait, so the wake-up cannot fall between the two.
+    fn wake_idle_syncer(&self) {
+        fence(Ordering::SeqCst);
+        if self.sync_idle.load(Ordering::Relaxed) {
+            let _s = self.signals.lock();
+            self.sync_wakeup.notify_one();
+        }
+    }
+
+    /// Fsyncs the log `sync_interval_ms` after records arrive. With nothing to sync it sleeps
+    /// until a write wakes it instead of polling: an idle engine (or one that only serves reads)
+    /// should not wake a thread 200 times a second, which on a shared or virtualised machine
+    /// costs every other process there a context switch each time.
     fn sync_loop(&self) {
+        /// Upper bound of an idle sleep; only a bug could make it matter (see `wake_idle_syncer`).
+        const IDLE_RECHECK: Duration = Duration::from_secs(5);
         let interval = Duration::from_millis(self.opts.sync_interval_ms);
         loop {
             {
                 let mut s = self.signals.lock();
-                if !s.shutdown {
-                    self.wakeup.wait_for(&mut s, interval);
+                if s.shutdown {
+                    return;
                 }
+                if !self.has_unsynced() {
+                    self.sync_idle.store(true, Ordering::Relaxed);
+                    fence(Ordering::SeqCst);
+                    if !self.has_unsynced() {
+                        self.sync_wakeup.wait_for(&mut s, IDLE_RECHECK);
+                    }
+                    self.sync_idle.store(false, Ordering::Relaxed);
+                    // Woken by a write: its records get the interval from now, like any others.
+                    continue;
+                }
+                self.wakeup.wait_for(&mut s, interval);
                 if s.shutdown {
                     return;
                 }
             }
-            if self.opts.durability != Durability::Sync
-                && self.wal.synced_lsn() < self.wal.appended_lsn()
-            {
+            if self.has_unsynced() {
                 if let Err(e) = self.wal.sync() {
                     self.set_background_error(&e);
                     return;

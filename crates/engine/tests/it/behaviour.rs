@@ -300,6 +300,53 @@ fn concurrent_durable_writers_share_fsyncs() {
     assert_eq!(all(&db).len(), 64 * 20);
 }
 
+/// Polls until the engine has fsynced its log more than `before` times; returns how long it took.
+fn wait_for_fsync(db: &Db, before: u64) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while db.stats().wal_fsyncs <= before {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the log was never fsynced"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    started.elapsed()
+}
+
+#[test]
+fn interval_mode_fsyncs_a_write_that_follows_an_idle_spell() {
+    // With nothing to sync the sync thread sleeps until a write wakes it (it no longer polls);
+    // a write after such a spell must be fsynced after the interval, not after the idle sleep's
+    // safety re-check (5 s).
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            durability: Durability::Interval,
+            sync_interval_ms: 5,
+            ..small()
+        },
+    )
+    .unwrap();
+    for round in 0..3u8 {
+        let before = db.stats().wal_fsyncs;
+        db.put(&[round], b"v", 0).unwrap();
+        db.write_out().unwrap();
+        let took = wait_for_fsync(&db, before);
+        assert!(
+            took < std::time::Duration::from_millis(2500),
+            "round {round}: a write after an idle spell was fsynced only after {took:?}"
+        );
+        // Idle long enough for the thread to go to sleep with nothing to sync.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(
+            db.stats().wal_fsyncs,
+            before + 1,
+            "round {round}: an idle engine fsynced again with nothing new"
+        );
+    }
+}
+
 #[test]
 fn a_damaged_table_is_reported_with_its_file() {
     let dir = tempfile::tempdir().unwrap();
