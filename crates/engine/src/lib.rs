@@ -10,6 +10,7 @@
 //! - `sstable`   immutable sorted tables: builder, mmap reader, iterator (format documented there)
 //! - `batch`     write batches and their encoding as one atomic WAL record
 //! - `memtable`  recent writes in a concurrent skiplist, every version kept
+//! - `huge`      huge-page memory for the memtable's arena
 //! - `manifest`  the live file set, rewritten atomically on every change
 //! - `version`   one immutable picture of memtables and levels; readers hold it, lock-free
 //! - `merge`     merging, level and live-view iterators
@@ -28,6 +29,7 @@ pub mod db;
 pub mod error;
 pub mod fsutil;
 pub mod hash;
+pub mod huge;
 pub mod iter;
 pub mod lock;
 pub mod manifest;
