@@ -297,8 +297,10 @@ class RingkvClient implements Client {
   /** What a failure says about the node and the ring. */
   #noteFailure(address: string, error: RingkvError, delivered: Delivery): void {
     if (delivered === 'no' && error.code !== ErrorCode.OVERLOADED) {
-      // No connection: try this node last for a while, and ask whether the ring still has it.
-      this.#markDown(address)
+      // No connection or a refusal: try this node last for a while, and ask whether the ring still has it. A refusal
+      // the node relays from the replica it forwarded a write to (details.forwardedTo) says nothing about the node
+      // itself, only that our ring sent a write to a node that does not replicate the key.
+      if (error.details?.['forwardedTo'] === undefined) this.#markDown(address)
       this.#staleRing()
     } else if (RING_STALE_CODES.has(error.code)) {
       this.#staleRing()

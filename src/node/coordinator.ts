@@ -504,7 +504,9 @@ export class Coordinator implements KvService {
     })
     const type = value === null ? MessageType.CLIENT_DELETE : MessageType.CLIENT_PUT
     let last: unknown
+    let lastNode = ''
     for (const { node } of replicas) {
+      lastNode = node
       try {
         const reply = await this.#d.peers.request(node, type, payload, timeoutMs)
         if (value === null) {
@@ -519,9 +521,14 @@ export class Coordinator implements KvService {
         if (!TRY_ELSEWHERE_CODES.has(code)) throw e
       }
     }
-    throw last instanceof RingkvError
-      ? last
-      : new RingkvError('ERR_UNAVAILABLE', 'no replica of the key could be reached', { details: { retryable: true } })
+    // Every replica refused the write unprocessed or could not be reached. The error keeps the replica's code (a
+    // refusal still means the write was applied nowhere, so the client may send it elsewhere) but names that replica
+    // in details.forwardedTo: a client takes a refusal without it for this node's own, and would avoid this node
+    // for a while although it is up.
+    if (last instanceof RingkvError) {
+      throw new RingkvError(last.code, `forwarded to ${lastNode}: ${last.message}`, { details: { forwardedTo: lastNode } })
+    }
+    throw new RingkvError('ERR_UNAVAILABLE', 'no replica of the key could be reached', { details: { retryable: true } })
   }
 
   async scan(options: ScanOptions = {}): Promise<ScanPage> {

@@ -121,6 +121,42 @@ test('a refused node is marked down: later requests do not try it again for mark
   await cluster.close()
 })
 
+test('a refusal a node relays from the replica it forwarded to (details.forwardedTo) is retried without marking that node down', async () => {
+  const { cluster, client } = await setup()
+  const key = 'k-relayed'
+  const [a, b] = primariesOf(cluster, key) as [string, string]
+  const refuseOnce = (details: Record<string, unknown> | undefined): void => {
+    let refused = false
+    cluster.node(a).fault = (t) => {
+      if (t !== MessageType.CLIENT_PUT || refused) return undefined
+      refused = true
+      return { error: new RingkvError('ERR_NOT_READY', 'n9 is starting', details === undefined ? {} : { details }) }
+    }
+  }
+  /** Puts until one is refused by a and sent again to b, then reads 6 times: which nodes the reads went to. */
+  const readsAfterRefusal = async (details: Record<string, unknown> | undefined): Promise<string[]> => {
+    refuseOnce(details)
+    cluster.clearReceived()
+    for (let i = 0; i < 4 && !cluster.received.some((r) => r.node === a); i++) await client.put(key, `v${i}`)
+    const puts = cluster.received.filter((r) => r.type === MessageType.CLIENT_PUT).map((r) => r.node)
+    assert.equal(puts.slice(-2), [a, b], 'the refused write went to the other primary')
+    cluster.clearReceived()
+    for (let i = 0; i < 6; i++) await client.get(key)
+    return cluster.received.filter((r) => r.type === MessageType.CLIENT_GET).map((r) => r.node)
+  }
+
+  // Relayed: a is up, and reads keep rotating over both primaries.
+  const relayed = await readsAfterRefusal({ forwardedTo: 'n9' })
+  assert.ok(relayed.includes(a) && relayed.includes(b), `reads went to ${relayed.join(', ')}`)
+
+  // a's own refusal: a is tried last for markDownMs.
+  await new Promise<void>((resolve) => clock.setTimeout(resolve, 1001))
+  const own = await readsAfterRefusal(undefined)
+  assert.ok(!own.includes(a), `reads went to ${own.join(', ')}`)
+  await client.close()
+  await cluster.close()
+})
+
 test('a slow node: the read times out there and is answered by the next replica', async () => {
   const { cluster, client } = await setup()
   const key = 'k-slow'

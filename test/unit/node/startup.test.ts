@@ -105,4 +105,78 @@ test('a starting node refuses client requests with ERR_NOT_READY until its first
   }
 })
 
+test('a write forwarded to a starting replica comes back refused, naming that replica (details.forwardedTo)', async () => {
+  // With n = 1 a key has one replica; a node that is not it forwards the write there. While that replica is
+  // starting it refuses, and the forwarder relays the refusal: the client may send the write elsewhere (nothing
+  // was applied), but must not take the forwarder, which is up, for a node that refused.
+  const clock = new VirtualClock({ startMs: 1_700_000_000_000, autoAdvance: true })
+  const network = new MemoryNetwork({ clock, latencyMs: 100 })
+  const transport = network.transport()
+  const random = new SeededRandom(4)
+  const pair = ['a', 'b']
+  const dirs = Object.fromEntries(pair.map((id) => [id, mkdtempSync(join(tmpdir(), `ringkv-forward-${id}-`))]))
+  const stores = Object.fromEntries(pair.map((id) => [id, new MemoryStore()]))
+  const options = (id: string, seeds: string[]) => ({
+    id,
+    listen: address(id),
+    seeds,
+    dataDir: dirs[id],
+    store: stores[id],
+    partitions: 16,
+    keyspace: { n: 1 },
+    requestTimeoutMs: 60_000,
+    clock,
+    random: random.fork(),
+    logger: silentLogger,
+    transport,
+  })
+  const running: RingkvNode[] = []
+  let starting: Promise<RingkvNode> | undefined
+  let probe: Connection | undefined
+  try {
+    for (const id of pair) running.push(await startNode(options(id, pair.map(address))))
+    await Promise.all(running.map((n) => n.waitForRing({ members: 2 })))
+    // A key whose only replica is b, found by asking a until it forwards.
+    const [a, b] = running as [RingkvNode, RingkvNode]
+    let key: Buffer | undefined
+    for (let i = 0; key === undefined; i++) {
+      const candidate = Buffer.from(`key-${i}`)
+      const before = a.stats().coordinator.forwarded
+      await a.service.put(candidate, Buffer.from('v'))
+      if (a.stats().coordinator.forwarded > before) key = candidate
+    }
+    running.pop()
+    await b.close()
+
+    const silent = await network.listen('silent:1', () => {})
+    starting = startNode(options('b', [...pair.map(address), 'silent:1']))
+    for (let i = 0; probe === undefined; i++) {
+      if (i > 1000) assert.unreachable('a did not take connections')
+      probe = await transport.connect(address('a'), { nodeId: 'probe' }).catch(() => undefined)
+      if (probe === undefined) await sleep(clock, 1)
+    }
+    // Until b listens, a cannot reach it at all; from then until its exchanges end, b refuses.
+    let refusal: RingkvError | undefined
+    for (let i = 0; refusal?.code !== 'ERR_NOT_READY'; i++) {
+      if (i > 1000) assert.unreachable(`no refusal relayed; last error ${refusal?.code}`)
+      const put = encodeWriteRequest({ key, value: Buffer.from('v2'), context: undefined, w: 1, pw: undefined, dw: undefined, timeoutMs: 5000, ttlMs: 0, hops: 0 })
+      const reply = await probe.request(MessageType.CLIENT_PUT, put, { timeoutMs: 5000 })
+      refusal = errorOf(() => decodePutReply(reply))
+      if (refusal === undefined) assert.unreachable('the write succeeded while its only replica was starting')
+      else if (refusal.code !== 'ERR_NOT_READY') await sleep(clock, 1)
+    }
+    assert.is(refusal?.details?.['forwardedTo'], 'b')
+    assert.match(refusal?.message ?? '', 'forwarded to b')
+    running.push(await starting)
+    starting = undefined
+    await silent.close()
+  } finally {
+    probe?.destroy()
+    if (starting !== undefined) running.push(await starting)
+    for (const n of running) await n.close().catch(() => undefined)
+    for (const s of Object.values(stores)) await s.close()
+    for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true })
+  }
+})
+
 test.run()
