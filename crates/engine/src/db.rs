@@ -65,6 +65,7 @@ struct Signals {
 
 #[derive(Default)]
 struct Counters {
+    sync_wakeups: AtomicU64,
     bloom_checks: AtomicU64,
     bloom_skips: AtomicU64,
     flushes: AtomicU64,
@@ -152,6 +153,8 @@ pub struct Stats {
     pub disk_bytes: u64,
     pub wal_bytes_written: u64,
     pub wal_fsyncs: u64,
+    /// Writes that woke the log's sync thread from its idle sleep (never in `sync` mode).
+    pub wal_sync_wakeups: u64,
     pub last_seqno: u64,
     pub cache_hits: u64,
     pub cache_misses: u64,
@@ -1112,8 +1115,14 @@ impl Inner {
     /// waits for the idle sleep's safety timeout. The notify takes `signals`, which the sync thread
     /// holds from its re-check into its wait, so the wake-up cannot fall between the two.
     fn wake_idle_syncer(&self) {
+        // In `sync` mode writers fsync for themselves: the thread has nothing to do, and waking it
+        // would cost every write a context switch.
+        if self.opts.durability == Durability::Sync {
+            return;
+        }
         fence(Ordering::SeqCst);
         if self.sync_idle.load(Ordering::Relaxed) {
+            self.counters.sync_wakeups.fetch_add(1, Ordering::Relaxed);
             let _s = self.signals.lock();
             self.sync_wakeup.notify_one();
         }
@@ -1175,6 +1184,7 @@ impl Inner {
             disk_bytes: dir_bytes(&self.dir),
             wal_bytes_written: self.wal.bytes_written(),
             wal_fsyncs: self.wal.fsync_count(),
+            wal_sync_wakeups: load(&c.sync_wakeups),
             last_seqno: self.visible_seqno.load(Ordering::Acquire),
             cache_hits: self.cache.hits(),
             cache_misses: self.cache.misses(),
