@@ -30,6 +30,7 @@ use crate::cache::{CachedRow, RowCache};
 use crate::compaction::policy::{self, FileSummary, Task};
 use crate::compaction::worker;
 use crate::error::{Error, Result};
+use crate::huge::{HugePagePool, HUGE_PAGE};
 use crate::iter::EntryIter;
 use crate::lock::DirLock;
 use crate::manifest::{self, Manifest, TableRef};
@@ -91,6 +92,8 @@ struct Inner {
     write: Mutex<WriteState>,
     edit: Mutex<EditState>,
     wal: WalWriter,
+    /// Memtable arena pages handed from each flushed memtable to the next (huge.rs).
+    huge_pages: Arc<HugePagePool>,
     cache: RowCache,
     signals: Mutex<Signals>,
     /// Wakes background threads and writers waiting for a flush or compaction.
@@ -186,7 +189,12 @@ impl Db {
         };
         let recovered = recover(&dir, &opts, &table_opts)?;
         let wal = WalWriter::create(&dir, recovered.wal_segment, 0)?;
-        let active = Arc::new(Memtable::new(recovered.wal_segment));
+        // One memtable's worth: what a flushed memtable gives back, the next one takes again.
+        let huge_pages = Arc::new(HugePagePool::new(opts.memtable_bytes + HUGE_PAGE));
+        let active = Arc::new(Memtable::with_pool(
+            recovered.wal_segment,
+            Some(Arc::clone(&huge_pages)),
+        ));
         let mut version = crate::version::Version::new(active, opts.max_levels);
         version.levels = recovered.levels;
         let inner = Arc::new(Inner {
@@ -205,6 +213,7 @@ impl Db {
                 compaction_cursors: vec![Vec::new(); opts.max_levels],
             }),
             wal,
+            huge_pages,
             signals: Mutex::new(Signals {
                 compaction_requested: true,
                 ..Signals::default()
@@ -795,7 +804,10 @@ impl Inner {
     fn rotate(&self, _w: &mut WriteState) -> Result<()> {
         let number = self.new_file_number();
         self.wal.rotate(number)?;
-        let fresh = Arc::new(Memtable::new(number));
+        let fresh = Arc::new(Memtable::with_pool(
+            number,
+            Some(Arc::clone(&self.huge_pages)),
+        ));
         {
             let _e = self.edit.lock();
             let cur = self.version.load();

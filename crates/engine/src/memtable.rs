@@ -42,7 +42,7 @@ use parking_lot::Mutex;
 
 use crate::bloom::key_hash;
 use crate::error::Result;
-use crate::huge::{alloc_huge_page, free_huge_page, HUGE_PAGE};
+use crate::huge::{alloc_huge_page, free_huge_page, HugePagePool, HUGE_PAGE};
 use crate::iter::EntryIter;
 use crate::types::{SeqNo, ValueKind};
 
@@ -222,6 +222,8 @@ enum Chunk {
 struct WriterState {
     /// Every chunk ever allocated, freed on drop.
     chunks: Vec<Chunk>,
+    /// Where huge-page chunks come from and go back to (None: straight from and to the kernel).
+    pool: Option<Arc<HugePagePool>>,
     /// Free space in the current chunk.
     cursor: *mut u8,
     remaining: usize,
@@ -259,7 +261,11 @@ impl WriterState {
 
     fn new_chunk(&mut self, size: usize) -> *mut u8 {
         if size == HUGE_PAGE {
-            if let Some(p) = alloc_huge_page() {
+            let page = match &self.pool {
+                Some(pool) => pool.take(),
+                None => alloc_huge_page(),
+            };
+            if let Some(p) = page {
                 self.chunks.push(Chunk::HugePage(p));
                 return p;
             }
@@ -348,7 +354,10 @@ impl Drop for Memtable {
             // (readers hold the memtable, and it is being dropped).
             match *chunk {
                 Chunk::Heap(p, layout) => unsafe { dealloc(p, layout) },
-                Chunk::HugePage(p) => unsafe { free_huge_page(p) },
+                Chunk::HugePage(p) => match &w.pool {
+                    Some(pool) => unsafe { pool.give(p) },
+                    None => unsafe { free_huge_page(p) },
+                },
             }
         }
         for &i in w.retired.iter().chain([&*self.index.get_mut()]) {
@@ -360,6 +369,11 @@ impl Drop for Memtable {
 
 impl Memtable {
     pub fn new(wal_segment: u64) -> Self {
+        Self::with_pool(wal_segment, None)
+    }
+
+    /// A memtable whose huge-page chunks come from `pool` and go back to it when it drops.
+    pub fn with_pool(wal_segment: u64, pool: Option<Arc<HugePagePool>>) -> Self {
         Memtable {
             head: (0..MAX_HEIGHT)
                 .map(|_| AtomicPtr::new(ptr::null_mut()))
@@ -370,6 +384,7 @@ impl Memtable {
             )))),
             writer: Mutex::new(WriterState {
                 chunks: Vec::new(),
+                pool,
                 cursor: ptr::null_mut(),
                 remaining: 0,
                 next_chunk: FIRST_CHUNK,
