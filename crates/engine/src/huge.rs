@@ -1,4 +1,5 @@
-//! Memory in transparent huge pages, for the memtable's arena (RocksDB's `memtable_huge_page_size`).
+//! Memory in transparent huge pages, for the memtable's arena (as RocksDB's
+//! `memtable_huge_page_size`).
 //!
 //! A memtable is tens of megabytes read at random: a point read touches an index slot, a key
 //! node and a value, each on a different 4 KiB page, so nearly every read misses the TLB -- and

@@ -8,10 +8,11 @@
 //! # Layout
 //!
 //! Everything lives in an append-only arena of large chunks owned by the memtable and freed only
-//! when it drops (full-size chunks are huge pages: see `huge.rs`), so readers (who hold the memtable through an `Arc`) follow plain pointers and
-//! never take a lock. One *key node* per distinct key holds the key bytes inline and a chain of
-//! *versions*, newest first, each with its value inline. A new key's node and first version are
-//! allocated back to back, so a point read of it touches one or two cache lines before the value.
+//! when it drops (full-size chunks are huge pages: see `huge.rs`), so readers (who hold the
+//! memtable through an `Arc`) follow plain pointers and never take a lock. One *key node* per
+//! distinct key holds the key bytes inline and a chain of *versions*, newest first, each with its
+//! value inline. A new key's node and first version are allocated back to back, so a point read of
+//! it touches one or two cache lines before the value.
 //!
 //! - Point reads go through a hash index (open addressing, linear probing, 16-byte slots holding
 //!   the key's 64-bit hash and its node): about one cache miss for the slot, one for the node,
