@@ -46,7 +46,11 @@ impl DirLock {
             .map_err(|e| Error::io(&path, e))?;
         lock_file(&file, &dir, &path)?;
         registry.insert(dir.clone());
-        Ok(DirLock { file: Some(file), dir, path })
+        Ok(DirLock {
+            file: Some(file),
+            dir,
+            path,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -58,7 +62,10 @@ impl Drop for DirLock {
     fn drop(&mut self) {
         // Closing the file releases the record lock; only then may this process open it again.
         drop(self.file.take());
-        held().lock().unwrap_or_else(|p| p.into_inner()).remove(&self.dir);
+        held()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.dir);
     }
 }
 
@@ -78,7 +85,9 @@ fn lock_file(file: &File, dir: &Path, path: &Path) -> Result<()> {
     }
     let err = std::io::Error::last_os_error();
     match err.raw_os_error() {
-        Some(libc::EACCES) | Some(libc::EAGAIN) => Err(Error::Locked { path: dir.to_path_buf() }),
+        Some(libc::EACCES) | Some(libc::EAGAIN) => Err(Error::Locked {
+            path: dir.to_path_buf(),
+        }),
         _ => Err(Error::io(path, err)),
     }
 }
@@ -87,7 +96,9 @@ fn lock_file(file: &File, dir: &Path, path: &Path) -> Result<()> {
 fn lock_file(file: &File, dir: &Path, path: &Path) -> Result<()> {
     match file.try_lock() {
         Ok(()) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { path: dir.to_path_buf() }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            path: dir.to_path_buf(),
+        }),
         Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
     }
 }

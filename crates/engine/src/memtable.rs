@@ -811,7 +811,13 @@ mod tests {
         let m = Memtable::new(1);
         let value = |i: u32| vec![(i % 251) as u8; 500 + (i % 97) as usize];
         for i in 0..20_000u32 {
-            m.insert(&i.to_be_bytes(), u64::from(i) + 1, ValueKind::Put, 0, &value(i));
+            m.insert(
+                &i.to_be_bytes(),
+                u64::from(i) + 1,
+                ValueKind::Put,
+                0,
+                &value(i),
+            );
         }
         for i in 0..20_000u32 {
             let got = m.get_with(&i.to_be_bytes(), SeqNo::MAX, |f| f.value.to_vec());

@@ -1,8 +1,8 @@
 //! The engine's integration tests, one module per behaviour, compiled into one test binary
 //! (one link instead of one per file keeps `cargo test` fast).
 
-mod common;
 mod behaviour;
+mod common;
 mod crash;
 mod model;
 mod sstable_big_entries;

@@ -1,7 +1,6 @@
 //! A 16 MiB value and a 64 KiB key round-trip, each in a block of its own size.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use crate::common::{build, collect, V};
 use ringkv_engine::sstable::{Table, TableOptions};
 use ringkv_engine::ValueKind;

@@ -2,7 +2,6 @@
 //! by every read that touches it; reads of other blocks still return the right values.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::Path;
 
 use crate::common::{assert_corruption_in, build, collect, model_get, sample_versions, V};

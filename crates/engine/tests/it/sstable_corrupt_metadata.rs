@@ -2,7 +2,6 @@
 //! file and a file that is not a table at all, with `Error::Corruption` naming the file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::path::{Path, PathBuf};
 
 use crate::common::{assert_corruption_in, build, sample_versions};

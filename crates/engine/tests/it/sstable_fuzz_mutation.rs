@@ -2,7 +2,6 @@
 //! verify panic, and never yields a wrong value: every byte of a table is under some checksum.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::sync::OnceLock;
 
 use crate::common::{build, collect, model_get, sample_versions, V};

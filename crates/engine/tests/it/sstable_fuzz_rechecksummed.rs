@@ -2,7 +2,6 @@
 //! buggy writer would produce) still never makes the reader panic: every decoder bounds-checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::sync::OnceLock;
 
 use crate::common::{build, collect, sample_versions, V};

@@ -1,7 +1,6 @@
 //! A table answers `get`, `iter` and `iter_from` exactly as a sorted model of its versions does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common::{build, collect, model_get, V};

@@ -2,7 +2,6 @@
 //! offset; the same damage in the last record is only a torn tail.
 #![allow(clippy::unwrap_used)]
 
-
 use crate::common::{replay, write_log, Log, Rng};
 use ringkv_engine::wal::SEGMENT_HEADER_LEN;
 use ringkv_engine::Error;

@@ -2,7 +2,6 @@
 //! in the log.
 #![allow(clippy::unwrap_used)]
 
-
 use std::collections::BTreeSet;
 use std::sync::Barrier;
 

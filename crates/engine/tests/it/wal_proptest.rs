@@ -2,7 +2,6 @@
 //! `Error::Corruption`.
 #![allow(clippy::unwrap_used)]
 
-
 use crate::common::{replay, write_log};
 use proptest::prelude::*;
 use proptest::sample::Index;

@@ -2,7 +2,6 @@
 //! error, and exactly the records wholly before the damage come back.
 #![allow(clippy::unwrap_used)]
 
-
 use std::fs::OpenOptions;
 
 use crate::common::{replay, write_log, Log, Rng};

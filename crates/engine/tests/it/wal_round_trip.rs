@@ -1,7 +1,6 @@
 //! Everything appended comes back from replay, in order, across segment rotations.
 #![allow(clippy::unwrap_used)]
 
-
 use std::path::Path;
 
 use crate::common::{replay, Rng};
