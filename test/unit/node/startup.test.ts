@@ -21,6 +21,57 @@ import { MemoryStore } from '../../../src/storage/memory-store.ts'
 const ids = ['a', 'b', 'c']
 const address = (id: string): string => `${id}:1`
 
+/**
+ * Nodes `ids` on a memory network with 100 ms a hop (see the top of this file), each with its own store and data
+ * directory; `options` starts one of them with the given seeds. `close` stops whatever `running` and `starting` hold.
+ */
+function harness(ids: readonly string[], n: number, seed: number) {
+  const clock = new VirtualClock({ startMs: 1_700_000_000_000, autoAdvance: true })
+  const network = new MemoryNetwork({ clock, latencyMs: 100 })
+  const transport = network.transport()
+  const random = new SeededRandom(seed)
+  const dirs = Object.fromEntries(ids.map((id) => [id, mkdtempSync(join(tmpdir(), `ringkv-startup-${id}-`))]))
+  const stores = Object.fromEntries(ids.map((id) => [id, new MemoryStore()]))
+  const h = {
+    clock,
+    network,
+    transport,
+    random,
+    running: [] as RingkvNode[],
+    starting: undefined as Promise<RingkvNode> | undefined,
+    options: (id: string, seeds: string[]) => ({
+      id,
+      listen: address(id),
+      seeds,
+      dataDir: dirs[id],
+      store: stores[id],
+      partitions: 16,
+      keyspace: { n },
+      requestTimeoutMs: 60_000,
+      clock,
+      random: random.fork(),
+      logger: silentLogger,
+      transport,
+    }),
+    /** Connects to `id` as a client would, retrying until it listens. */
+    async connectTo(id: string): Promise<Connection> {
+      for (let i = 0; ; i++) {
+        if (i > 1000) assert.unreachable(`${id} never listened`)
+        const connection = await transport.connect(address(id), { nodeId: 'probe' }).catch(() => undefined)
+        if (connection !== undefined) return connection
+        await sleep(clock, 1)
+      }
+    },
+    async close(): Promise<void> {
+      if (h.starting !== undefined) h.running.push(await h.starting)
+      for (const node of h.running) await node.close().catch(() => undefined)
+      for (const store of Object.values(stores)) await store.close()
+      for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  return h
+}
+
 /** The error decoding a reply throws (an error reply), or undefined when it decodes. */
 function errorOf(decode: () => unknown): RingkvError | undefined {
   try {
@@ -33,28 +84,8 @@ function errorOf(decode: () => unknown): RingkvError | undefined {
 }
 
 test('a starting node refuses client requests with ERR_NOT_READY until its first gossip exchanges end; clients go elsewhere', async () => {
-  const clock = new VirtualClock({ startMs: 1_700_000_000_000, autoAdvance: true })
-  const network = new MemoryNetwork({ clock, latencyMs: 100 })
-  const transport = network.transport()
-  const random = new SeededRandom(3)
-  const dirs = Object.fromEntries(ids.map((id) => [id, mkdtempSync(join(tmpdir(), `ringkv-startup-${id}-`))]))
-  const stores = Object.fromEntries(ids.map((id) => [id, new MemoryStore()]))
-  const options = (id: string, seeds: string[]) => ({
-    id,
-    listen: address(id),
-    seeds,
-    dataDir: dirs[id],
-    store: stores[id],
-    partitions: 16,
-    keyspace: { n: 3 },
-    requestTimeoutMs: 60_000,
-    clock,
-    random: random.fork(),
-    logger: silentLogger,
-    transport,
-  })
-  const running: RingkvNode[] = []
-  let starting: Promise<RingkvNode> | undefined
+  const h = harness(ids, 3, 3)
+  const { clock, network, transport, random, running, options } = h
   let probe: Connection | undefined
   try {
     for (const id of ids) running.push(await startNode(options(id, ids.map(address))))
@@ -64,12 +95,8 @@ test('a starting node refuses client requests with ERR_NOT_READY until its first
 
     // A seed that takes connections and never answers holds the restarted node's first exchanges open.
     const silent = await network.listen('silent:1', () => {})
-    starting = startNode(options('c', [...ids.map(address), 'silent:1']))
-    for (let i = 0; probe === undefined; i++) {
-      if (i > 1000) assert.unreachable('c never listened')
-      probe = await transport.connect(address('c'), { nodeId: 'probe' }).catch(() => undefined)
-      if (probe === undefined) await sleep(clock, 1)
-    }
+    h.starting = startNode(options('c', [...ids.map(address), 'silent:1']))
+    probe = await h.connectTo('c')
     const key = Buffer.from('k')
     const put = encodeWriteRequest({ key, value: Buffer.from('v1'), context: undefined, w: 2, pw: undefined, dw: undefined, timeoutMs: 5000, ttlMs: 0, hops: 0 })
     const get = encodeGetRequest({ key, r: 2, pr: undefined, timeoutMs: 5000 })
@@ -90,18 +117,15 @@ test('a starting node refuses client requests with ERR_NOT_READY until its first
     }
 
     // Once its exchanges are over (the silent seed's timed out), the node coordinates.
-    running.push(await starting)
-    starting = undefined
+    running.push(await h.starting)
+    h.starting = undefined
     await silent.close()
     const served = await probe.request(MessageType.CLIENT_PUT, put, { timeoutMs: 5000 })
     assert.type(decodePutReply(served), 'string')
     assert.is(decodeGetReply(await probe.request(MessageType.CLIENT_GET, get, { timeoutMs: 5000 })).siblings.length, 1)
   } finally {
     probe?.destroy()
-    if (starting !== undefined) running.push(await starting)
-    for (const n of running) await n.close().catch(() => undefined)
-    for (const s of Object.values(stores)) await s.close()
-    for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true })
+    await h.close()
   }
 })
 
@@ -109,29 +133,9 @@ test('a write forwarded to a starting replica comes back refused, naming that re
   // With n = 1 a key has one replica; a node that is not it forwards the write there. While that replica is
   // starting it refuses, and the forwarder relays the refusal: the client may send the write elsewhere (nothing
   // was applied), but must not take the forwarder, which is up, for a node that refused.
-  const clock = new VirtualClock({ startMs: 1_700_000_000_000, autoAdvance: true })
-  const network = new MemoryNetwork({ clock, latencyMs: 100 })
-  const transport = network.transport()
-  const random = new SeededRandom(4)
   const pair = ['a', 'b']
-  const dirs = Object.fromEntries(pair.map((id) => [id, mkdtempSync(join(tmpdir(), `ringkv-forward-${id}-`))]))
-  const stores = Object.fromEntries(pair.map((id) => [id, new MemoryStore()]))
-  const options = (id: string, seeds: string[]) => ({
-    id,
-    listen: address(id),
-    seeds,
-    dataDir: dirs[id],
-    store: stores[id],
-    partitions: 16,
-    keyspace: { n: 1 },
-    requestTimeoutMs: 60_000,
-    clock,
-    random: random.fork(),
-    logger: silentLogger,
-    transport,
-  })
-  const running: RingkvNode[] = []
-  let starting: Promise<RingkvNode> | undefined
+  const h = harness(pair, 1, 4)
+  const { clock, network, running, options } = h
   let probe: Connection | undefined
   try {
     for (const id of pair) running.push(await startNode(options(id, pair.map(address))))
@@ -149,12 +153,8 @@ test('a write forwarded to a starting replica comes back refused, naming that re
     await b.close()
 
     const silent = await network.listen('silent:1', () => {})
-    starting = startNode(options('b', [...pair.map(address), 'silent:1']))
-    for (let i = 0; probe === undefined; i++) {
-      if (i > 1000) assert.unreachable('a did not take connections')
-      probe = await transport.connect(address('a'), { nodeId: 'probe' }).catch(() => undefined)
-      if (probe === undefined) await sleep(clock, 1)
-    }
+    h.starting = startNode(options('b', [...pair.map(address), 'silent:1']))
+    probe = await h.connectTo('a')
     // Until b listens, a cannot reach it at all; from then until its exchanges end, b refuses.
     let refusal: RingkvError | undefined
     for (let i = 0; refusal?.code !== 'ERR_NOT_READY'; i++) {
@@ -167,15 +167,12 @@ test('a write forwarded to a starting replica comes back refused, naming that re
     }
     assert.is(refusal?.details?.['forwardedTo'], 'b')
     assert.match(refusal?.message ?? '', 'forwarded to b')
-    running.push(await starting)
-    starting = undefined
+    running.push(await h.starting)
+    h.starting = undefined
     await silent.close()
   } finally {
     probe?.destroy()
-    if (starting !== undefined) running.push(await starting)
-    for (const n of running) await n.close().catch(() => undefined)
-    for (const s of Object.values(stores)) await s.close()
-    for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true })
+    await h.close()
   }
 })
 
