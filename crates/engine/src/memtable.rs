@@ -834,6 +834,50 @@ mod tests {
         }
     }
 
+    /// A memtable on pooled pages (a flushed memtable's, full of its old entries) reads and
+    /// iterates exactly what was written to it: nothing in the arena may rely on zeroed memory.
+    #[test]
+    fn a_memtable_on_reused_pool_pages_sees_only_its_own_entries() {
+        let pool = Arc::new(HugePagePool::new(64 << 20));
+        let fill = |m: &Memtable, salt: u8, keys: u32| {
+            for i in 0..keys {
+                let key = [&i.to_be_bytes()[..], &[salt]].concat();
+                m.insert(&key, u64::from(i) + 1, ValueKind::Put, 0, &[salt; 400]);
+            }
+        };
+        {
+            let first = Memtable::with_pool(1, Some(Arc::clone(&pool)));
+            fill(&first, 0xaa, 20_000);
+        }
+        let given_back = pool.len();
+        let second = Arc::new(Memtable::with_pool(2, Some(Arc::clone(&pool))));
+        fill(&second, 0x55, 15_000);
+        if cfg!(target_os = "linux") {
+            assert!(given_back >= 3, "{given_back} pages given back");
+            assert!(
+                pool.len() < given_back,
+                "the second memtable took pooled pages"
+            );
+        }
+        assert_eq!(second.len(), 15_000);
+        let mut it = second.iter_from(Bound::Unbounded, SeqNo::MAX);
+        let mut seen = 0u32;
+        while it.valid() {
+            assert_eq!(it.key().last(), Some(&0x55));
+            assert_eq!(it.value(), &[0x55; 400][..]);
+            seen += 1;
+            it.next().unwrap();
+        }
+        assert_eq!(seen, 15_000);
+        for i in 0..15_000u32 {
+            let key = [&i.to_be_bytes()[..], &[0x55]].concat();
+            let got = second.get_with(&key, SeqNo::MAX, |f| f.value.len());
+            assert_eq!(got, Some(400), "key {i}");
+            let old = [&i.to_be_bytes()[..], &[0xaa]].concat();
+            assert!(second.get_with(&old, SeqNo::MAX, |_| ()).is_none());
+        }
+    }
+
     /// Inserts in any seqno order, equal seqnos replacing, against a BTreeMap model; many keys,
     /// so the index grows several times and the skiplist gets tall.
     #[test]
