@@ -28,6 +28,8 @@ export interface EngineOptions {
   /** Memtable size before it is flushed to an SSTable; default 64 MiB. */
   memtableBytes?: number
   maxImmutableMemtables?: number
+  /** Flushed log segments kept for new ones to write over instead of creating files; default 1, 0 deletes them. */
+  recycleLogSegments?: number
   /** Default 64 KiB. */
   maxKeyBytes?: number
   /** Default 16 MiB. */

@@ -8,6 +8,7 @@ export interface NativeOptions {
   syncIntervalMs?: number
   memtableBytes?: number
   maxImmutableMemtables?: number
+  recycleLogSegments?: number
   maxKeyBytes?: number
   maxValueBytes?: number
   blockSize?: number
@@ -29,6 +30,7 @@ export interface NativeStats {
   diskBytes: number
   walBytesWritten: number
   walFsyncs: number
+  walRecycledSegments: number
   lastSeqno: number
   cacheHits: number
   cacheMisses: number

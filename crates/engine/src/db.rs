@@ -158,6 +158,8 @@ pub struct Stats {
     pub wal_fsyncs: u64,
     /// Writes that woke the log's sync thread from its idle sleep (never in `sync` mode).
     pub wal_sync_wakeups: u64,
+    /// New log segments that were a flushed segment's file written over (`recycle_log_segments`).
+    pub wal_recycled_segments: u64,
     pub last_seqno: u64,
     pub cache_hits: u64,
     pub cache_misses: u64,
@@ -188,7 +190,8 @@ impl Db {
             ..TableOptions::default()
         };
         let recovered = recover(&dir, &opts, &table_opts)?;
-        let wal = WalWriter::create(&dir, recovered.wal_segment, 0)?;
+        let wal =
+            WalWriter::create(&dir, recovered.wal_segment, 0)?.recycling(opts.recycle_log_segments);
         // One memtable's worth: what a flushed memtable gives back, the next one takes again.
         let huge_pages = Arc::new(HugePagePool::new(opts.memtable_bytes + HUGE_PAGE));
         let active = Arc::new(Memtable::with_pool(
@@ -533,7 +536,11 @@ fn recover(dir: &Path, opts: &Options, table_opts: &TableOptions) -> Result<Reco
     let replayed = Arc::new(Memtable::new(0));
     let mut last_seqno = manifest.last_seqno;
     let mut max_number = manifest.next_file_number.saturating_sub(1);
-    for (i, &number) in segments.iter().enumerate() {
+    // Each segment but the last was fsynced whole before the next one began, so it must replay to
+    // its end: to the end of its file, or, for a recycled file, which holds its previous life past
+    // the new records, to exactly the LSN the next segment starts at.
+    let mut previous: Option<(PathBuf, wal::ReplayOutcome)> = None;
+    for &number in &segments {
         max_number = max_number.max(number);
         let path = wal::segment_path(dir, number);
         let outcome = wal::replay_segment(&path, |payload| {
@@ -551,16 +558,20 @@ fn recover(dir: &Path, opts: &Options, table_opts: &TableOptions) -> Result<Reco
                 )
             })
         })?;
-        if let Some(torn) = outcome.torn_tail {
-            if i + 1 != segments.len() {
-                // Rotation fsyncs a segment before the next one starts, so only the last may be torn.
-                return Err(Error::corruption(
-                    &path,
-                    torn.offset,
-                    format!("damaged record in a completed log segment: {}", torn.reason),
-                ));
-            }
+        if let Some(old) = outcome
+            .stale_header
+            .filter(|&old| old >= manifest.log_number)
+        {
+            return Err(Error::corruption(
+                &path,
+                0,
+                format!("the file holds log segment {old}, which the manifest still needs (log number {})", manifest.log_number),
+            ));
         }
+        if let Some((prev_path, prev)) = previous.take() {
+            check_completed_segment(&prev_path, &prev, outcome.header.as_ref())?;
+        }
+        previous = Some((path, outcome));
     }
     for t in levels.iter().flatten() {
         max_number = max_number.max(t.file_number());
@@ -592,6 +603,33 @@ fn recover(dir: &Path, opts: &Options, table_opts: &TableOptions) -> Result<Reco
         levels,
         wal_segment,
     })
+}
+
+/// Checks that a segment which another one follows replayed whole (see `recover`). When the next
+/// segment's header was torn (a crash while rotating), a recycled segment's end cannot be checked
+/// against it and is taken as it is: rotation had fsynced it before starting the next.
+fn check_completed_segment(
+    path: &Path,
+    outcome: &wal::ReplayOutcome,
+    next: Option<&wal::SegmentHeader>,
+) -> Result<()> {
+    let Some(torn) = &outcome.torn_tail else {
+        return Ok(());
+    };
+    match (outcome.end_lsn(), next) {
+        (Some(end), Some(next)) if end == next.start_lsn => Ok(()),
+        (Some(_), None) => Ok(()),
+        (end, next) => Err(Error::corruption(
+            path,
+            torn.offset,
+            format!(
+                "damaged record in a completed log segment: {} (its records end at LSN {}, the next segment starts at {})",
+                torn.reason,
+                end.map_or_else(|| "?".to_string(), |e| e.to_string()),
+                next.map_or_else(|| "?".to_string(), |h| h.start_lsn.to_string()),
+            ),
+        )),
+    }
 }
 
 /// Deletes log segments the manifest no longer needs, tables it does not name, and temp files.
@@ -965,8 +1003,7 @@ impl Inner {
         }
         for n in wal::list_segments(&self.dir)? {
             if n < log_number {
-                let p = wal::segment_path(&self.dir, n);
-                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+                self.wal.retire(n)?;
             }
         }
         Ok(())
@@ -1197,6 +1234,7 @@ impl Inner {
             wal_bytes_written: self.wal.bytes_written(),
             wal_fsyncs: self.wal.fsync_count(),
             wal_sync_wakeups: load(&c.sync_wakeups),
+            wal_recycled_segments: self.wal.recycled_count(),
             last_seqno: self.visible_seqno.load(Ordering::Acquire),
             cache_hits: self.cache.hits(),
             cache_misses: self.cache.misses(),

@@ -37,6 +37,9 @@ pub struct Options {
     pub memtable_bytes: usize,
     /// Frozen memtables waiting for flush before writers wait: bounds memory under write bursts.
     pub max_immutable_memtables: usize,
+    /// Flushed log segments kept for new segments to write over instead of creating files (each
+    /// takes about `memtable_bytes` of disk); 0 deletes them. See `WalWriter::retire`.
+    pub recycle_log_segments: usize,
     pub max_key_bytes: usize,
     pub max_value_bytes: usize,
     pub block_size: usize,
@@ -65,6 +68,7 @@ impl Default for Options {
             sync_interval_ms: 5,
             memtable_bytes: 64 * MIB,
             max_immutable_memtables: 2,
+            recycle_log_segments: 1,
             max_key_bytes: 64 * KIB,
             max_value_bytes: 16 * MIB,
             block_size: 4 * KIB,
@@ -110,6 +114,12 @@ impl Options {
             format!(
                 "maxImmutableMemtables must be between 1 and 16, got {}",
                 self.max_immutable_memtables
+            )
+        })?;
+        check(self.recycle_log_segments <= 16, || {
+            format!(
+                "recycleLogSegments must be between 0 and 16, got {}",
+                self.recycle_log_segments
             )
         })?;
         check((1..=(1 << 20)).contains(&self.max_key_bytes), || {

@@ -28,6 +28,7 @@ pub struct NativeOptions {
     pub sync_interval_ms: Option<u32>,
     pub memtable_bytes: Option<f64>,
     pub max_immutable_memtables: Option<u32>,
+    pub recycle_log_segments: Option<u32>,
     pub max_key_bytes: Option<u32>,
     pub max_value_bytes: Option<u32>,
     pub block_size: Option<u32>,
@@ -68,6 +69,7 @@ fn to_options(o: NativeOptions) -> Result<Options> {
     }
     set!(sync_interval_ms);
     set!(max_immutable_memtables);
+    set!(recycle_log_segments);
     set!(max_key_bytes);
     set!(max_value_bytes);
     set!(block_size);
@@ -316,6 +318,7 @@ pub struct NativeStats {
     pub disk_bytes: f64,
     pub wal_bytes_written: f64,
     pub wal_fsyncs: f64,
+    pub wal_recycled_segments: f64,
     pub last_seqno: f64,
     pub cache_hits: f64,
     pub cache_misses: f64,
@@ -549,6 +552,7 @@ impl NativeEngine {
                 disk_bytes: s.disk_bytes as f64,
                 wal_bytes_written: s.wal_bytes_written as f64,
                 wal_fsyncs: s.wal_fsyncs as f64,
+                wal_recycled_segments: s.wal_recycled_segments as f64,
                 last_seqno: s.last_seqno as f64,
                 cache_hits: s.cache_hits as f64,
                 cache_misses: s.cache_misses as f64,

@@ -3,19 +3,24 @@
 //!
 //! # Files
 //! The log is a sequence of segment files `dir/{number:06}.log`. The engine starts a new segment
-//! (`WalWriter::rotate`) whenever it switches memtables and deletes segments once their memtables
-//! are flushed. Segment numbers only grow, so their order is the log's order.
+//! (`WalWriter::rotate`) whenever it switches memtables and retires segments once their memtables
+//! are flushed (`WalWriter::retire`): a retired segment is deleted, or kept (up to
+//! `recycle_log_segments`) for a later rotation to rename and write over from its start, which
+//! spares each write(2) fresh page-cache pages and each fdatasync the file's growth. Segment
+//! numbers only grow, so their order is the log's order.
 //!
-//! # Format (version 1; all integers little-endian)
+//! # Format (version 2; all integers little-endian)
 //! ```text
-//! segment  := header record*
-//! header   := magic "ringkvWL" (8) | version u32 = 1 | number u64 | start_lsn u64
+//! segment  := header record* [the previous life of a recycled file]
+//! header   := magic "ringkvWL" (8) | version u32 = 2 | number u64 | start_lsn u64
 //!             | mask(crc32c(the 28 bytes before))
 //! record   := len u32 | payload_crc u32 | header_crc u32 | payload (len bytes)
 //!   payload_crc = mask(crc32c(payload))
-//!   header_crc  = mask(crc32c(file_offset_of_record u64 | len | payload_crc))
+//!   header_crc  = mask(crc32c(file_offset_of_record u64 | len | payload_crc | segment number u64))
 //! mask(c)  := rotate_right(c, 15) + 0xa282ead8 (LevelDB's)
 //! ```
+//! Version 1 is the same without the segment number in `header_crc`; it is still read (never
+//! recycled, as this code writes only version 2).
 //! Why two checksums per record rather than LevelDB's one:
 //! - The header checksum makes the length trustworthy before it is used, so a damaged length
 //!   can never make recovery skip or swallow records, nor allocate beyond the file's size.
@@ -26,6 +31,9 @@
 //!   scan linear in the file size.
 //! - Zero-filled bytes (a file extended by the file system but never written) never parse: a zero
 //!   header claims an empty payload, whose checksum `mask(0)` is not zero.
+//! - It is salted with the segment's number too, so the records a recycled file holds from its
+//!   previous life, past the end of its new ones, never parse either: to replay they read as a
+//!   torn tail (RocksDB's recyclable record types carry the log number for the same reason).
 //!
 //! # LSNs
 //! A log sequence number is a byte position in the concatenation of all segments, headers
@@ -53,11 +61,15 @@
 //!   write but real corruption: `Error::Corruption` with the file and the damaged record's offset.
 //!
 //! A segment whose header is torn (a crash while it was being created) replays as a torn tail at
-//! offset 0 with no records. Replay never modifies a file.
+//! offset 0 with no records, and so does a recycled file that still has its old header (a crash
+//! between the rename and the new header's write; `ReplayOutcome::stale_header` names the old
+//! number, whose records the engine checks the manifest no longer needs). Replay never modifies
+//! a file.
 //!
 //! Invariant the engine relies on: `rotate` makes the old segment durable before the new file
-//! exists, so only the newest segment can legitimately have a torn tail; a torn tail in an older
-//! one is lost acknowledged data.
+//! exists, so only the newest segment can legitimately end early. An older segment must replay to
+//! the end of its file or, when it is a recycled file, to exactly the LSN the next segment starts
+//! at; anything less is lost acknowledged data, reported as corruption.
 //!
 //! Limitation: in the `interval` and `none` modes, a machine crash may in principle let the OS
 //! write back a later page of unsynced data without an earlier one; recovery then sees a hole

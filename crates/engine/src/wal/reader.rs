@@ -6,7 +6,9 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::parse_segment_file_name;
-use super::record::{self, HeaderError, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use super::record::{
+    self, HeaderError, Salt, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+};
 use crate::error::{Error, Result};
 
 const READ_BUFFER: usize = 256 * 1024;
@@ -31,6 +33,10 @@ pub struct ReplayOutcome {
     pub torn_tail: Option<TornTail>,
     /// The segment header, unless it was torn (a crash while the segment was being created).
     pub header: Option<SegmentHeader>,
+    /// Set when the file is a recycled segment whose new header never reached it: the number of
+    /// the segment it used to be, whose records it still holds (none of them replayed). Those
+    /// must be records nothing needs any more, which only the caller can check.
+    pub stale_header: Option<u64>,
 }
 
 impl ReplayOutcome {
@@ -61,6 +67,7 @@ pub fn replay_segment(
         valid_bytes: 0,
         torn_tail: None,
         header: None,
+        stale_header: None,
     };
 
     if file_len < SEGMENT_HEADER_LEN as u64 {
@@ -75,10 +82,25 @@ pub fn replay_segment(
     }
     let mut hb = [0u8; SEGMENT_HEADER_LEN];
     reader.read_exact(&mut hb).map_err(io)?;
-    match SegmentHeader::decode(&hb) {
-        Ok(h) => {
-            if let Some(named) = parse_segment_file_name(path) {
-                if named != h.number {
+    let named = parse_segment_file_name(path);
+    let salt = match SegmentHeader::decode(&hb) {
+        Ok((h, salt)) => {
+            match named {
+                Some(named) if named != h.number => {
+                    // Rotation renames a retired segment file to the new number before it writes
+                    // the new header over the old one; a crash in between leaves this. The old
+                    // life's records are flushed data and must not replay: an empty segment.
+                    if salt != Salt::Offset && h.number < named {
+                        outcome.stale_header = Some(h.number);
+                        outcome.torn_tail = Some(TornTail {
+                            offset: 0,
+                            reason: format!(
+                                "recycled segment file whose new header was never written (still that of segment {})",
+                                h.number
+                            ),
+                        });
+                        return Ok(outcome);
+                    }
                     return Err(Error::corruption(
                         path,
                         0,
@@ -88,8 +110,10 @@ pub fn replay_segment(
                         ),
                     ));
                 }
+                _ => {}
             }
             outcome.header = Some(h);
+            salt
         }
         Err(HeaderError::UnsupportedVersion(v)) => {
             return Err(Error::corruption(
@@ -100,17 +124,22 @@ pub fn replay_segment(
         }
         Err(HeaderError::Damaged(reason)) => {
             let mut file = reader.into_inner();
+            // Either format may lie behind a damaged header.
+            let salts: &[Salt] = match named {
+                Some(n) => &[Salt::Segment(n), Salt::Offset],
+                None => &[Salt::Offset],
+            };
             return damaged(
                 path,
                 &mut file,
                 file_len,
                 0,
-                SEGMENT_HEADER_LEN as u64,
+                salts,
                 reason.to_string(),
                 outcome,
             );
         }
-    }
+    };
 
     let mut offset = SEGMENT_HEADER_LEN as u64;
     let mut payload = Vec::new();
@@ -125,7 +154,7 @@ pub fn replay_segment(
         } else {
             let mut hdr = [0u8; RECORD_HEADER_LEN];
             reader.read_exact(&mut hdr).map_err(io)?;
-            match record::decode_record_header(offset, &hdr) {
+            match record::decode_record_header(salt, offset, &hdr) {
                 None if hdr.iter().all(|&b| b == 0) => "zero-filled bytes".to_string(),
                 None => "record header checksum mismatch".to_string(),
                 Some(h) if u64::from(h.len) > left - RECORD_HEADER_LEN as u64 => format!(
@@ -150,30 +179,27 @@ pub fn replay_segment(
             }
         };
         let mut file = reader.into_inner();
-        return damaged(
-            path,
-            &mut file,
-            file_len,
-            offset,
-            offset + 1,
-            problem,
-            outcome,
-        );
+        return damaged(path, &mut file, file_len, offset, &[salt], problem, outcome);
     }
 }
 
-/// Decides between a torn tail and corruption for damage found at `at`, by looking for any
-/// intact record starting at or after `scan_from`.
+/// Decides between a torn tail and corruption for damage found at `at` (0: the segment header),
+/// by looking for any intact record starting after it.
 fn damaged(
     path: &Path,
     file: &mut File,
     file_len: u64,
     at: u64,
-    scan_from: u64,
+    salts: &[Salt],
     reason: String,
     mut outcome: ReplayOutcome,
 ) -> Result<ReplayOutcome> {
-    match find_intact_record(path, file, scan_from, file_len)? {
+    let scan_from = if at == 0 {
+        SEGMENT_HEADER_LEN as u64
+    } else {
+        at + 1
+    };
+    match find_intact_record(path, file, scan_from, file_len, salts)? {
         Some(next) => Err(Error::corruption(
             path,
             at,
@@ -190,14 +216,19 @@ fn damaged(
 /// The first offset at or after `from` where an intact record starts, trying every byte offset:
 /// after damage, lengths cannot be trusted to find record boundaries.
 ///
-/// Costs one 16-byte CRC per offset: the header checksum, salted with the offset, rejects all but
-/// about one offset in 2^32 before any payload is read, and a record image that is not at the
-/// offset it was written for (say inside another record's payload) never passes it.
+/// Costs a length check and at most one small CRC per offset and salt: the header checksum,
+/// salted with the offset (and the segment's number), rejects all but about one offset in 2^32
+/// before any payload is read, and a record image that is not at the offset it was written for
+/// (say inside another record's payload), or that a recycled file kept from its previous life,
+/// never passes it. Recycled files make this scan the usual end of a segment's replay: their
+/// previous life lies past the new records, and its bytes fail the length check at almost every
+/// offset, so the scan costs little more than reading the file.
 fn find_intact_record(
     path: &Path,
     file: &mut File,
     from: u64,
     file_len: u64,
+    salts: &[Salt],
 ) -> Result<Option<u64>> {
     let header_len = RECORD_HEADER_LEN as u64;
     let mut window = Vec::new();
@@ -219,7 +250,10 @@ fn find_intact_record(
             if len > file_len - at - header_len || hdr.iter().all(|&b| b == 0) {
                 continue;
             }
-            let Some(h) = record::decode_record_header(at, hdr) else {
+            let Some(h) = salts
+                .iter()
+                .find_map(|&salt| record::decode_record_header(salt, at, hdr))
+            else {
                 continue;
             };
             if payload_matches(
@@ -348,10 +382,10 @@ mod tests {
     }
 
     #[test]
-    fn a_segment_under_another_number_is_refused() {
+    fn a_segment_under_a_lower_number_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let (p, _) = write_log(dir.path(), 1, &[b"a"]);
-        let moved = segment_path(dir.path(), 2);
+        let (p, _) = write_log(dir.path(), 2, &[b"a"]);
+        let moved = segment_path(dir.path(), 1);
         std::fs::rename(&p, &moved).unwrap();
         assert!(matches!(
             replay(&moved),
@@ -361,6 +395,21 @@ mod tests {
         let other = dir.path().join("copy-of-segment");
         std::fs::rename(&moved, &other).unwrap();
         assert_eq!(replay(&other).unwrap().0, vec![b"a".to_vec()]);
+    }
+
+    #[test]
+    fn a_segment_under_a_higher_number_is_a_recycled_file_not_yet_begun() {
+        // Rotation renamed a retired segment and crashed before its new header reached the disk:
+        // the old records are flushed data and must not replay; recovery checks the old number.
+        let dir = tempfile::tempdir().unwrap();
+        let (p, _) = write_log(dir.path(), 1, &[b"a", b"b"]);
+        let moved = segment_path(dir.path(), 2);
+        std::fs::rename(&p, &moved).unwrap();
+        let (got, o) = replay(&moved).unwrap();
+        assert!(got.is_empty());
+        assert_eq!((o.records, o.valid_bytes, o.header), (0, 0, None));
+        assert_eq!(o.stale_header, Some(1));
+        assert_eq!(o.torn_tail.unwrap().offset, 0);
     }
 
     #[test]

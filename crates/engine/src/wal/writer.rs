@@ -17,7 +17,9 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::record::{self, SegmentHeader, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use super::record::{
+    self, Salt, SegmentHeader, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+};
 use super::segment_path;
 use crate::error::{Error, Result};
 use crate::fsutil::sync_dir;
@@ -41,6 +43,8 @@ struct Pending {
     /// LSN of byte 0 of the segment the pending bytes belong to: record header checksums are
     /// salted with the file offset, and appenders compute it from this.
     segment_start_lsn: u64,
+    /// ... and with the segment's number.
+    segment_number: u64,
 }
 
 struct Output {
@@ -77,6 +81,10 @@ pub struct WalWriter {
     segment: AtomicU64,
     fsyncs: AtomicU64,
     bytes_written: AtomicU64,
+    /// Retired segments kept for reuse, oldest first, and how many may be kept.
+    retired: Mutex<Vec<u64>>,
+    recycle_limit: usize,
+    recycled: AtomicU64,
     failure: OnceLock<String>,
     #[cfg(test)]
     faults: tests::Faults,
@@ -128,6 +136,7 @@ impl WalWriter {
                 bytes: Vec::new(),
                 appended_lsn: header_end,
                 segment_start_lsn: start_lsn,
+                segment_number: number,
             }),
             output: Mutex::new(Output {
                 segment: Arc::new(Segment { number, path, file }),
@@ -142,10 +151,20 @@ impl WalWriter {
             segment: AtomicU64::new(number),
             fsyncs: AtomicU64::new(1),
             bytes_written: AtomicU64::new(SEGMENT_HEADER_LEN as u64),
+            retired: Mutex::new(Vec::new()),
+            recycle_limit: 0,
+            recycled: AtomicU64::new(0),
             failure: OnceLock::new(),
             #[cfg(test)]
             faults: tests::Faults::default(),
         })
+    }
+
+    /// Keeps up to `limit` retired segment files for later rotations to write over (see
+    /// `retire`), instead of deleting them. 0, the default, deletes every retired segment.
+    pub fn recycling(mut self, limit: usize) -> WalWriter {
+        self.recycle_limit = limit;
+        self
     }
 
     /// Frames `payload` as one record at the end of the log and returns the LSN just after it.
@@ -168,8 +187,13 @@ impl WalWriter {
                 Error::InvalidArgument("log sequence number would overflow".to_string())
             })?;
             let offset = p.appended_lsn - p.segment_start_lsn;
-            p.bytes
-                .extend_from_slice(&record::encode_record_header(offset, len, payload_crc));
+            let salt = Salt::Segment(p.segment_number);
+            p.bytes.extend_from_slice(&record::encode_record_header(
+                salt,
+                offset,
+                len,
+                payload_crc,
+            ));
             p.bytes.extend_from_slice(payload);
             p.appended_lsn = end;
             self.appended.store(end, Ordering::Release);
@@ -245,6 +269,8 @@ impl WalWriter {
     /// crash can only ever leave the newest segment with a torn tail; recovery relies on that.
     /// The new segment's header is written out but not synced: the next sync covers it, and
     /// until then a crash leaves an empty or header-torn newest segment, which replays as empty.
+    /// The new file is a retired segment renamed, when `retire` kept one (its old header, should
+    /// the new one not reach the disk, also replays as empty), or else a new file.
     ///
     /// Errors found before the switch (a number that does not increase, an existing file) leave
     /// the writer as it was; an I/O failure after it poisons the writer.
@@ -291,6 +317,7 @@ impl WalWriter {
             );
             p.appended_lsn = header_end;
             p.segment_start_lsn = start;
+            p.segment_number = number;
             self.appended.store(header_end, Ordering::Release);
             start
         };
@@ -302,16 +329,79 @@ impl WalWriter {
         self.sync_and_publish(&old, start)?;
         out.spare = recycle(tail);
 
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| self.fail(Error::io(&path, e)))?;
+        let file = match self.reuse_retired(&path)? {
+            Some(file) => file,
+            None => OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| self.fail(Error::io(&path, e)))?,
+        };
         sync_dir(&self.dir).map_err(|e| self.fail(e))?;
         out.segment = Arc::new(Segment { number, path, file });
         self.segment.store(number, Ordering::Release);
         self.write_out_locked(&mut out)?;
         Ok(())
+    }
+
+    /// Hands over segment `number`, whose records are no longer needed (its memtable is flushed
+    /// and the manifest no longer names it), to be deleted or, up to the `recycling` limit, kept
+    /// for a later rotation to write over. Only older segments than the current one retire.
+    ///
+    /// Why reuse: appending to a fresh file makes every write(2) allocate and zero page-cache
+    /// pages (and on a VM, have the hypervisor back them) and every fdatasync journal the file's
+    /// growth; writing over a recent segment's cached pages does neither (RocksDB's
+    /// `recycle_log_file_num`, PostgreSQL's recycled WAL segments). The previous life's records
+    /// stay in the file past the new ones; salted with the old number, they never replay.
+    pub fn retire(&self, number: u64) -> Result<()> {
+        let current = self.current_segment();
+        if number >= current {
+            return Err(Error::InvalidArgument(format!(
+                "log segment {number} cannot retire: segment {current} is being written"
+            )));
+        }
+        let dropped = {
+            let mut retired = self.retired.lock();
+            if retired.contains(&number) {
+                return Ok(());
+            }
+            retired.push(number);
+            // Keep the newest: their pages are the likeliest still cached.
+            let excess = retired.len().saturating_sub(self.recycle_limit);
+            retired.drain(..excess).collect::<Vec<_>>()
+        };
+        for n in dropped {
+            let path = segment_path(&self.dir, n);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames the newest retired segment to `path` and opens it for writing from its start.
+    /// `None` when there is none, or the rename fails (the caller then creates a new file; the
+    /// retired one stays a file older than the manifest's log number, which the next open deletes).
+    fn reuse_retired(&self, path: &Path) -> Result<Option<File>> {
+        let Some(number) = self.retired.lock().pop() else {
+            return Ok(None);
+        };
+        if std::fs::rename(segment_path(&self.dir, number), path).is_err() {
+            return Ok(None);
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| self.fail(Error::io(path, e)))?;
+        self.recycled.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(file))
+    }
+
+    /// Rotations that wrote over a retired segment instead of creating a file.
+    pub fn recycled_count(&self) -> u64 {
+        self.recycled.load(Ordering::Relaxed)
     }
 
     pub fn appended_lsn(&self) -> u64 {
@@ -626,6 +716,54 @@ mod tests {
             })
         );
         assert_eq!(o.end_lsn(), Some(b));
+    }
+
+    #[test]
+    fn retire_keeps_the_newest_segments_up_to_the_limit_and_deletes_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = WalWriter::create(dir.path(), 1, 0).unwrap().recycling(1);
+        for n in 2..=4 {
+            w.append(b"x").unwrap();
+            w.rotate(n).unwrap();
+        }
+        assert!(matches!(w.retire(4), Err(Error::InvalidArgument(_))));
+        assert!(matches!(w.retire(9), Err(Error::InvalidArgument(_))));
+        w.retire(1).unwrap();
+        w.retire(2).unwrap();
+        // Retiring a kept segment again (the engine lists old segments after every flush) is a no-op.
+        w.retire(2).unwrap();
+        assert_eq!(list_segments(dir.path()).unwrap(), vec![2, 3, 4]);
+        w.rotate(5).unwrap();
+        assert_eq!(w.recycled_count(), 1);
+        assert_eq!(list_segments(dir.path()).unwrap(), vec![3, 4, 5]);
+        // Nothing kept: the next rotation creates a file.
+        w.rotate(6).unwrap();
+        assert_eq!(w.recycled_count(), 1);
+        w.append(b"last").unwrap();
+        w.sync().unwrap();
+        let mut seen = Vec::new();
+        for n in [3, 4, 5, 6] {
+            let o = replay_segment(&segment_path(dir.path(), n), |p| {
+                seen.push(p.to_vec());
+                Ok(())
+            })
+            .unwrap();
+            // Segment 5 is segment 2's file: its previous life (one record) reads as a torn tail.
+            assert_eq!(o.torn_tail.is_some(), n == 5, "segment {n}: {o:?}");
+        }
+        // Segment 3's record, and 6's; 4 and 5 never had any.
+        assert_eq!(seen, vec![b"x".to_vec(), b"last".to_vec()]);
+    }
+
+    #[test]
+    fn without_recycling_retired_segments_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = WalWriter::create(dir.path(), 1, 0).unwrap();
+        w.rotate(2).unwrap();
+        w.retire(1).unwrap();
+        assert_eq!(list_segments(dir.path()).unwrap(), vec![2]);
+        w.rotate(3).unwrap();
+        assert_eq!(w.recycled_count(), 0);
     }
 
     #[test]

@@ -445,6 +445,16 @@ fn bad_options_are_refused_by_name() {
     .unwrap();
     assert_eq!(err.code(), "ERR_INVALID_ARGUMENT");
     assert!(err.to_string().contains("memtableBytes"));
+    let err = Db::open(
+        dir.path(),
+        Options {
+            recycle_log_segments: 17,
+            ..Options::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("recycleLogSegments"), "{err}");
 }
 
 #[test]
@@ -488,5 +498,65 @@ fn space_stays_bounded_under_overwrites() {
     assert!(
         (on_disk as f64) < 1.2 * live as f64,
         "after compaction {on_disk} bytes for {live} live bytes"
+    );
+}
+
+fn log_files(dir: &std::path::Path) -> usize {
+    ringkv_engine::wal::list_segments(dir).unwrap().len()
+}
+
+#[test]
+fn flushed_log_segments_are_written_over_and_everything_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let value = |i: u32| vec![(i % 251) as u8; 1000];
+    {
+        let db = Db::open(dir.path(), small()).unwrap();
+        // 64 KiB memtables: a rotation every ~60 puts, so ~50 segments come and go.
+        for i in 0..3000u32 {
+            db.put(&i.to_be_bytes(), &value(i), 0).unwrap();
+        }
+        db.flush().unwrap();
+        let s = db.stats();
+        assert!(s.flushes >= 40, "{} flushes", s.flushes);
+        assert!(
+            s.wal_recycled_segments >= s.flushes / 2,
+            "{} of {} segments recycled",
+            s.wal_recycled_segments,
+            s.flushes
+        );
+        // The active segment, at most two frozen ones waiting for flush, and the one kept.
+        assert!(
+            log_files(dir.path()) <= 4,
+            "{} log files",
+            log_files(dir.path())
+        );
+        for i in 3000..3100u32 {
+            db.put(&i.to_be_bytes(), &value(i), 0).unwrap();
+        }
+        db.close().unwrap();
+    }
+    let db = Db::open(dir.path(), small()).unwrap();
+    for i in 0..3100u32 {
+        assert_eq!(db.get(&i.to_be_bytes()).unwrap(), Some(value(i)), "key {i}");
+    }
+    db.close().unwrap();
+
+    // Off: every flushed segment is deleted, none written over.
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        recycle_log_segments: 0,
+        ..small()
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    for i in 0..1000u32 {
+        db.put(&i.to_be_bytes(), &value(i), 0).unwrap();
+    }
+    db.flush().unwrap();
+    assert!(db.stats().flushes >= 10);
+    assert_eq!(db.stats().wal_recycled_segments, 0);
+    assert!(
+        log_files(dir.path()) <= 3,
+        "{} log files",
+        log_files(dir.path())
     );
 }

@@ -19,4 +19,5 @@ mod wal_corruption;
 mod wal_group_commit;
 mod wal_proptest;
 mod wal_recovery;
+mod wal_recycling;
 mod wal_round_trip;
