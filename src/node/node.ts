@@ -25,6 +25,8 @@ import { resolveNodeOptions, type NodeOptions } from './options.ts'
 import { AntiEntropy, antiEntropyDefaults, antiEntropyHandlers, type AntiEntropyStats, type RepairReport } from './anti-entropy/index.ts'
 
 const PEER_RETRY_MS = 250
+/** The longest a stopping node waits for its peers to take its shutdown announcement (see announceShutdown). */
+const SHUTDOWN_ANNOUNCE_MS = 500
 
 export interface RingkvNode {
   readonly id: string
@@ -210,6 +212,9 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
       phiThreshold: o.phiThreshold,
     })
     toClose.push(async () => membership!.stop())
+    // Closing runs backwards: once the work this node drives (joins, hint delivery, repair) has stopped, and
+    // while the server still drains what peers sent, peers are told this node is going down.
+    toClose.push(() => membership!.announceShutdown(SHUTDOWN_ANNOUNCE_MS))
     // A peer that restarted (or came back) is reachable now, even if a dial during its start-up was refused a
     // moment ago: requests must not keep failing on that remembered refusal.
     membership.onAlive((node) => {

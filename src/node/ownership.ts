@@ -334,6 +334,8 @@ export class Ownership {
     }
     const worker = async (): Promise<void> => {
       while (next < todo.length) {
+        // A stopping node leaves the rest for its restart (what is done is recorded) rather than finishing it.
+        this.#checkRunning()
         const p = todo[next++]!
         const r = await this.#pullPartition(current, p)
         report.keys += r.keys
