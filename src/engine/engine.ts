@@ -28,7 +28,10 @@ export interface EngineOptions {
   /** Memtable size before it is flushed to an SSTable; default 64 MiB. */
   memtableBytes?: number
   maxImmutableMemtables?: number
-  /** Flushed log segments kept for new ones to write over instead of creating files; default 1, 0 deletes them. */
+  /**
+   * Flushed log segments kept for new ones to write over instead of creating files; default 0 (deleted). Spares a
+   * steady writer fresh page-cache pages and file growth per log write, at up to about 2 x memtableBytes of disk.
+   */
   recycleLogSegments?: number
   /** Default 64 KiB. */
   maxKeyBytes?: number

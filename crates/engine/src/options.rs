@@ -37,8 +37,10 @@ pub struct Options {
     pub memtable_bytes: usize,
     /// Frozen memtables waiting for flush before writers wait: bounds memory under write bursts.
     pub max_immutable_memtables: usize,
-    /// Flushed log segments kept for new segments to write over instead of creating files (each
-    /// takes about `memtable_bytes` of disk); 0 deletes them. See `WalWriter::retire`.
+    /// Flushed log segments kept for new segments to write over instead of creating files; 0 (the
+    /// default) deletes them. Each kept one holds about `memtable_bytes` of disk, and so does a
+    /// segment written over until it fills, however little it holds: worth it for a server that
+    /// writes steadily, not for a small embedded database. See `WalWriter::retire`.
     pub recycle_log_segments: usize,
     pub max_key_bytes: usize,
     pub max_value_bytes: usize,
@@ -68,7 +70,7 @@ impl Default for Options {
             sync_interval_ms: 5,
             memtable_bytes: 64 * MIB,
             max_immutable_memtables: 2,
-            recycle_log_segments: 1,
+            recycle_log_segments: 0,
             max_key_bytes: 64 * KIB,
             max_value_bytes: 16 * MIB,
             block_size: 4 * KIB,

@@ -18,6 +18,8 @@ pub fn crash_options() -> Options {
         level_base_bytes: 1 << 20,
         l0_compaction_trigger: 2,
         block_size: 1024,
+        // Killed while rotating onto a recycled segment, too.
+        recycle_log_segments: 1,
         ..Options::default()
     }
 }

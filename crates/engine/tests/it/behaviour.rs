@@ -509,8 +509,12 @@ fn log_files(dir: &std::path::Path) -> usize {
 fn flushed_log_segments_are_written_over_and_everything_reopens() {
     let dir = tempfile::tempdir().unwrap();
     let value = |i: u32| vec![(i % 251) as u8; 1000];
+    let recycling = Options {
+        recycle_log_segments: 1,
+        ..small()
+    };
     {
-        let db = Db::open(dir.path(), small()).unwrap();
+        let db = Db::open(dir.path(), recycling.clone()).unwrap();
         // 64 KiB memtables: a rotation every ~60 puts, so ~50 segments come and go.
         for i in 0..3000u32 {
             db.put(&i.to_be_bytes(), &value(i), 0).unwrap();
@@ -535,19 +539,15 @@ fn flushed_log_segments_are_written_over_and_everything_reopens() {
         }
         db.close().unwrap();
     }
-    let db = Db::open(dir.path(), small()).unwrap();
+    let db = Db::open(dir.path(), recycling).unwrap();
     for i in 0..3100u32 {
         assert_eq!(db.get(&i.to_be_bytes()).unwrap(), Some(value(i)), "key {i}");
     }
     db.close().unwrap();
 
-    // Off: every flushed segment is deleted, none written over.
+    // Off (the default): every flushed segment is deleted, none written over.
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        recycle_log_segments: 0,
-        ..small()
-    };
-    let db = Db::open(dir.path(), opts).unwrap();
+    let db = Db::open(dir.path(), small()).unwrap();
     for i in 0..1000u32 {
         db.put(&i.to_be_bytes(), &value(i), 0).unwrap();
     }
