@@ -434,27 +434,27 @@ fn a_truncated_table_is_reported() {
 #[test]
 fn bad_options_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let err = Db::open(
-        dir.path(),
-        Options {
-            memtable_bytes: 10,
-            ..Options::default()
-        },
-    )
-    .err()
-    .unwrap();
-    assert_eq!(err.code(), "ERR_INVALID_ARGUMENT");
-    assert!(err.to_string().contains("memtableBytes"));
-    let err = Db::open(
-        dir.path(),
-        Options {
-            recycle_log_segments: 17,
-            ..Options::default()
-        },
-    )
-    .err()
-    .unwrap();
-    assert!(err.to_string().contains("recycleLogSegments"), "{err}");
+    let bad = [
+        (
+            Options {
+                memtable_bytes: 10,
+                ..Options::default()
+            },
+            "memtableBytes",
+        ),
+        (
+            Options {
+                recycle_log_segments: 17,
+                ..Options::default()
+            },
+            "recycleLogSegments",
+        ),
+    ];
+    for (opts, name) in bad {
+        let err = Db::open(dir.path(), opts).err().unwrap();
+        assert_eq!(err.code(), "ERR_INVALID_ARGUMENT");
+        assert!(err.to_string().contains(name), "{err}");
+    }
 }
 
 #[test]
