@@ -7,7 +7,9 @@
 //! 2. `sync_serial` — at most one fdatasync at a time (see `sync_and_publish` for why).
 //! 3. `pending` — the append buffer. Held only for a memcpy, or a buffer swap.
 //!
-//! `leader` (the group-commit election) is never held while any of the others is taken.
+//! `leader` (the group-commit election) is never held while any of the others is taken. `retired`
+//! (the segments kept for reuse) is a leaf: held only to push or pop a number, under `output`
+//! during a rotation or alone in `retire`, never while a file is deleted.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
