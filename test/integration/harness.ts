@@ -145,6 +145,28 @@ export async function waitForRing(nodes: readonly ClusterNode[], members: number
   }
 }
 
+/**
+ * Polls `observer`'s /status until its failure detector and gossip show every one of `ids` as not up; returns how
+ * long that took (ms). A node stopped with SIGTERM announces it at once; one that did not reach the observer in
+ * its announcement's window is convicted by phi-accrual a few gossip rounds later.
+ */
+export async function waitUntilSeenDown(observer: ClusterNode, ids: readonly string[], timeoutMs = START_TIMEOUT_MS): Promise<number> {
+  const began = Date.now()
+  for (;;) {
+    let up: string[] = [...ids]
+    try {
+      const body = (await (await fetch(`http://${observer.http}/status`)).json()) as { cluster?: { members?: { id: string; up: boolean }[] } }
+      const members = body.cluster?.members ?? []
+      up = ids.filter((id) => members.find((m) => m.id === id)?.up !== false)
+    } catch {
+      // Not answering yet: ask again.
+    }
+    if (up.length === 0) return Date.now() - began
+    if (Date.now() - began > timeoutMs) throw new Error(`${observer.id} still saw ${up.join(', ')} up after ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
 function stopProcess(node: ClusterNode, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   const child = node.process
   if (child === undefined || child.pid === undefined || child.exitCode !== null) return Promise.resolve()
