@@ -13,7 +13,7 @@ export const USAGE = `usage: ringkv <command> [options]
 commands:
   start      run one node
                --id n1 --listen 127.0.0.1:7001 [--http 127.0.0.1:8001] [--seeds host:port,...]
-               --data DIR [--durability sync|interval|none] [--partitions 4096] [--row-cache-bytes 0]
+               --data DIR [--durability sync|interval|none] [--partitions 4096] [--row-cache-bytes 0] [--huge-pages on]
                [--n 3] [--r quorum] [--w quorum] [--lww] [--bootstrap-expect N]
                [--hint-max-bytes 268435456] [--hint-max-age-ms 10800000] [--hint-rate 2000]
                [--hint-bytes-per-sec 8388608] [--hint-interval-ms 2000]

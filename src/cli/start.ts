@@ -19,6 +19,13 @@ export function intArg(name: string, v: string | undefined): number | undefined 
   return n
 }
 
+export function onOffArg(name: string, v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined
+  if (v === 'on') return true
+  if (v === 'off') return false
+  throw new UsageError(`--${name} must be on or off, got ${v}`)
+}
+
 export async function startCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     id: { type: 'string' },
@@ -28,6 +35,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     data: { type: 'string' },
     durability: { type: 'string' },
     'row-cache-bytes': { type: 'string' },
+    'huge-pages': { type: 'string' },
     partitions: { type: 'string' },
     n: { type: 'string' },
     r: { type: 'string' },
@@ -60,6 +68,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     dataDir: values.data,
     durability: values.durability as Durability | undefined,
     rowCacheBytes: intArg('row-cache-bytes', values['row-cache-bytes']),
+    hugePages: onOffArg('huge-pages', values['huge-pages']),
     partitions: intArg('partitions', values.partitions),
     bootstrapExpect: intArg('bootstrap-expect', values['bootstrap-expect']),
     keyspace: {

@@ -41,6 +41,12 @@ export interface EngineOptions {
   bloomBitsPerKey?: number
   /** Row cache for hot keys; default 32 MiB, 0 disables it. */
   cacheBytes?: number
+  /**
+   * Whether the memtable asks the kernel for transparent huge pages; default true (fewer TLB misses). Off, it asks
+   * for base pages: for hosts where a huge page fault can stall on memory compaction, or where memory limits are
+   * charged a huge page at a time.
+   */
+  hugePages?: boolean
   l0CompactionTrigger?: number
   l0SlowdownTrigger?: number
   l0StopTrigger?: number
@@ -95,6 +101,56 @@ export interface MerkleSummary {
 }
 
 export type EngineStats = NativeStats
+
+/**
+ * Every option `open` takes and the kind of value it wants: a count (the binding reads a 32-bit unsigned integer)
+ * or a byte size (any safe integer). Ranges are checked by the engine itself, which names the option.
+ */
+const OPTION_KINDS: Readonly<Record<keyof EngineOptions, 'string' | 'boolean' | 'count' | 'bytes'>> = {
+  durability: 'string',
+  syncIntervalMs: 'count',
+  memtableBytes: 'bytes',
+  maxImmutableMemtables: 'count',
+  recycleLogSegments: 'count',
+  maxKeyBytes: 'count',
+  maxValueBytes: 'count',
+  blockSize: 'count',
+  bloomBitsPerKey: 'count',
+  cacheBytes: 'bytes',
+  hugePages: 'boolean',
+  l0CompactionTrigger: 'count',
+  l0SlowdownTrigger: 'count',
+  l0StopTrigger: 'count',
+  levelBaseBytes: 'bytes',
+  levelMultiplier: 'count',
+  targetFileBytes: 'bytes',
+  maxLevels: 'count',
+}
+const MAX_COUNT = 0xffff_ffff
+
+/**
+ * Refuses options the engine would otherwise misread: a misspelt name (silently ignored, leaving the default the
+ * caller meant to change), a fraction, negative number or count beyond 32 bits (the binding truncates or wraps
+ * them) or a value of the wrong type (the binding's conversion error is not an argument error).
+ */
+function checkOptions(options: unknown): EngineOptions {
+  if (options === undefined) return {}
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid(`options must be an object, got ${describe(options)}`)
+  }
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined) continue
+    const kind = (OPTION_KINDS as Record<string, string | undefined>)[name]
+    if (kind === undefined) throw invalid(`unknown option '${name}'; the options are: ${Object.keys(OPTION_KINDS).join(', ')}`)
+    const got = typeof value === 'number' || typeof value === 'boolean' ? String(value) : typeof value === 'string' ? `'${value}'` : describe(value)
+    if (kind === 'string' || kind === 'boolean') {
+      if (typeof value !== kind) throw invalid(`${name} must be a ${kind}, got ${got}`)
+    } else if (!Number.isSafeInteger(value) || (value as number) < 0 || (kind === 'count' && (value as number) > MAX_COUNT)) {
+      throw invalid(`${name} must be a non-negative integer${kind === 'count' ? ` up to ${MAX_COUNT}` : ''}, got ${got}`)
+    }
+  }
+  return options as EngineOptions
+}
 
 const RESOLVED: Promise<void> = Promise.resolve()
 /** Values up to this size come back through the reusable read buffer; larger ones grow it, up to READ_BUFFER_MAX. */
@@ -244,20 +300,22 @@ export class Engine {
    * directory that is already open (from any worker thread) shares that engine; from another
    * process it fails with ERR_LOCKED.
    */
-  static async open(dir: string, options: EngineOptions = {}): Promise<Engine> {
+  static async open(dir: string, options?: EngineOptions): Promise<Engine> {
     if (typeof dir !== 'string' || dir === '') throw invalid('dir must be a non-empty string')
+    const checked = checkOptions(options)
     try {
-      return new Engine(await native.openEngine(dir, options))
+      return new Engine(await native.openEngine(dir, checked))
     } catch (e) {
       throw toRingkvError(e)
     }
   }
 
   /** `open` that blocks the calling thread during recovery; for tools and scripts. */
-  static openSync(dir: string, options: EngineOptions = {}): Engine {
+  static openSync(dir: string, options?: EngineOptions): Engine {
     if (typeof dir !== 'string' || dir === '') throw invalid('dir must be a non-empty string')
+    const checked = checkOptions(options)
     try {
-      return new Engine(native.openEngineSync(dir, options))
+      return new Engine(native.openEngineSync(dir, checked))
     } catch (e) {
       throw toRingkvError(e)
     }

@@ -14,6 +14,7 @@ export interface NativeOptions {
   blockSize?: number
   bloomBitsPerKey?: number
   cacheBytes?: number
+  hugePages?: boolean
   l0CompactionTrigger?: number
   l0SlowdownTrigger?: number
   l0StopTrigger?: number

@@ -99,7 +99,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     } else if (o.dataDir !== undefined) {
       // A node writes steadily: one flushed log segment is kept for the next to write over (docs/DESIGN.md,
       // "Write path"), at the price of up to two memtables' worth of log on disk.
-      const engine = await Engine.open(join(o.dataDir, 'engine'), { durability: o.durability, cacheBytes: o.rowCacheBytes, recycleLogSegments: 1 })
+      const engine = await Engine.open(join(o.dataDir, 'engine'), { durability: o.durability, cacheBytes: o.rowCacheBytes, hugePages: o.hugePages, recycleLogSegments: 1 })
       store = new NativeStore(engine, { ownsEngine: true })
     } else {
       store = new MemoryStore()

@@ -68,6 +68,11 @@ export interface NodeOptions {
    * small set of keys takes most reads and the data is far larger than memory.
    */
   rowCacheBytes?: number
+  /**
+   * Whether the engine's memtable asks for transparent huge pages (default true). Off for hosts where a huge page
+   * fault can stall on memory compaction, or where memory limits are charged a huge page at a time.
+   */
+  hugePages?: boolean
   /** Per request, unless the request says otherwise. */
   requestTimeoutMs?: number
   /** One gossip round (heartbeat and exchange) per interval; the failure detector's time scale. */
@@ -136,6 +141,7 @@ export interface ResolvedNodeOptions {
   keyspace: KeyspaceOptions
   durability: Durability
   rowCacheBytes: number
+  hugePages: boolean
   requestTimeoutMs: number
   membershipIntervalMs: number
   bootstrapExpect: number
@@ -166,6 +172,11 @@ function checkInt(name: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw invalid(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(v)}`)
   }
+  return v
+}
+
+function checkBoolean(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw invalid(`${name} must be true or false, got ${JSON.stringify(v)}`)
   return v
 }
 
@@ -230,6 +241,7 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     keyspace: ks,
     durability,
     rowCacheBytes: checkInt('rowCacheBytes', o.rowCacheBytes ?? 0, 0, 2 ** 40),
+    hugePages: checkBoolean('hugePages', o.hugePages ?? true),
     requestTimeoutMs: checkInt('requestTimeoutMs', o.requestTimeoutMs ?? 5000, 1, 600_000),
     membershipIntervalMs: checkInt('membershipIntervalMs', o.membershipIntervalMs ?? 1000, 10, 600_000),
     bootstrapExpect: checkInt('bootstrapExpect', o.bootstrapExpect ?? new Set([...seeds, listen]).size, 1, 65535),

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Engine, RingkvError, ringPositions, sha256 } from '../../src/index.ts'
@@ -199,6 +200,35 @@ test('bad arguments are clear errors, never crashes', async () => {
   assert.match(e.message, /memtableBytes/)
   await rejectsWithCode(Engine.open(''), 'ERR_INVALID_ARGUMENT')
   await rejectsWithCode(() => db.merkle({ segments: 0 }), 'ERR_INVALID_ARGUMENT')
+  await db.close()
+  remove()
+})
+
+test('open refuses misspelt, mistyped and truncating options, naming them; nothing is created', async () => {
+  const { dir, remove } = tempDir()
+  const cases: [unknown, RegExp][] = [
+    [{ memtableByte: 1 << 20 }, /unknown option 'memtableByte'/],
+    [{ hugePages: 'off' }, /hugePages must be a boolean, got 'off'/],
+    [{ durability: 5 }, /durability must be a string, got 5/],
+    [{ memtableBytes: '64MiB' }, /memtableBytes must be a non-negative integer, got '64MiB'/],
+    [{ syncIntervalMs: 2.5 }, /syncIntervalMs must be a non-negative integer .*got 2\.5/],
+    [{ maxLevels: -1 }, /maxLevels must be a non-negative integer .*got -1/],
+    // The binding reads counts as 32-bit: 2^32 + 5 would have become 5.
+    [{ syncIntervalMs: 2 ** 32 + 5 }, /syncIntervalMs must be a non-negative integer up to 4294967295/],
+    [null, /options must be an object, got null/],
+    ['sync', /options must be an object, got string/],
+  ]
+  for (const [options, message] of cases) {
+    const e = await rejectsWithCode(Engine.open(`${dir}/async`, options as never), 'ERR_INVALID_ARGUMENT')
+    assert.match(e.message, message)
+    const s = await rejectsWithCode(() => Engine.openSync(`${dir}/sync`, options as never), 'ERR_INVALID_ARGUMENT')
+    assert.match(s.message, message)
+  }
+  assert.not.ok(existsSync(`${dir}/async`) || existsSync(`${dir}/sync`), 'a refused open creates no directory')
+  // Options left undefined are defaults, as if absent.
+  const db = await Engine.open(`${dir}/ok`, { hugePages: false, cacheBytes: undefined })
+  await db.put('k', 'v')
+  assert.is(db.get('k')?.toString(), 'v')
   await db.close()
   remove()
 })

@@ -30,7 +30,7 @@ use crate::cache::{CachedRow, RowCache};
 use crate::compaction::policy::{self, FileSummary, Task};
 use crate::compaction::worker;
 use crate::error::{Error, Result};
-use crate::huge::{HugePagePool, HUGE_PAGE};
+use crate::huge::{Backing, HugePagePool, HUGE_PAGE};
 use crate::iter::EntryIter;
 use crate::lock::DirLock;
 use crate::manifest::{self, Manifest, TableRef};
@@ -193,7 +193,12 @@ impl Db {
         let wal =
             WalWriter::create(&dir, recovered.wal_segment, 0)?.recycling(opts.recycle_log_segments);
         // One memtable's worth: what a flushed memtable gives back, the next one takes again.
-        let huge_pages = Arc::new(HugePagePool::new(opts.memtable_bytes + HUGE_PAGE));
+        let backing = if opts.huge_pages {
+            Backing::Huge
+        } else {
+            Backing::Base
+        };
+        let huge_pages = Arc::new(HugePagePool::new(opts.memtable_bytes + HUGE_PAGE, backing));
         let active = Arc::new(Memtable::with_pool(
             recovered.wal_segment,
             Some(Arc::clone(&huge_pages)),
@@ -1284,6 +1289,36 @@ mod tests {
         assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
         assert_eq!(prefix_successor(b"\xff\xff"), None);
         assert_eq!(prefix_successor(b""), None);
+    }
+
+    /// `huge_pages` reaches the memtable's arena: off, its pages are advised against huge pages,
+    /// on (the default), for them.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_huge_pages_option_decides_how_the_arena_is_advised() {
+        for (huge_pages, flag) in [(true, "hg"), (false, "nh")] {
+            let dir = tempfile::tempdir().unwrap();
+            let db = Db::open(
+                dir.path(),
+                Options {
+                    huge_pages,
+                    ..Options::default()
+                },
+            )
+            .unwrap();
+            for i in 0..12_000u32 {
+                db.put(&i.to_be_bytes(), &[7u8; 1000], 0).unwrap();
+            }
+            let pages = db.inner.version.load().active.page_chunks();
+            assert!(pages.len() >= 3, "{} page chunks for 12 MB", pages.len());
+            for p in pages {
+                let flags = crate::huge::vm_flags_at(p).unwrap();
+                assert!(
+                    flags.split_whitespace().any(|f| f == flag),
+                    "huge_pages {huge_pages}: VmFlags '{flags}' lack '{flag}'"
+                );
+            }
+        }
     }
 
     /// L0 file numbers of the current version, newest first.

@@ -11,14 +11,34 @@
 //! Linux only, and only where transparent huge pages are enabled (`always` or `madvise` in
 //! /sys/kernel/mm/transparent_hugepage/enabled); elsewhere the kernel backs the region with
 //! ordinary pages, which works the same, only without the gain.
+//!
+//! `Backing::Base` (`Options::huge_pages` off) keeps the same 2 MiB chunks but advises the kernel
+//! against huge pages for them: where faulting in a huge page can stall on memory compaction
+//! (`defrag` set to `always` or `madvise`), or where a container's memory limit is charged a whole
+//! huge page at a time, an operator may prefer the TLB misses. The pool still saves the zeroing.
 
 /// The size and alignment of one huge page (x86-64 and aarch64 with 4 KiB base pages).
 pub const HUGE_PAGE: usize = 2 << 20;
 
+/// What backs an arena page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backing {
+    /// One transparent huge page, where the kernel has them (MADV_HUGEPAGE).
+    Huge,
+    /// Base pages, even where the kernel would use huge pages on its own (MADV_NOHUGEPAGE).
+    Base,
+}
+
 /// `HUGE_PAGE` bytes aligned to a huge page and advised to be backed by one, zeroed; `None` if
 /// the mapping failed (the caller falls back to the heap). Free with `free_huge_page`.
-#[cfg(target_os = "linux")]
 pub fn alloc_huge_page() -> Option<*mut u8> {
+    alloc_page(Backing::Huge)
+}
+
+/// `HUGE_PAGE` bytes aligned to a huge page, backed as `backing` advises, zeroed; `None` if the
+/// mapping failed. Free with `free_huge_page`.
+#[cfg(target_os = "linux")]
+pub fn alloc_page(backing: Backing) -> Option<*mut u8> {
     use std::ffi::c_void;
     use std::ptr;
     // Twice the size, so that an aligned huge page fits inside; the rest is unmapped again.
@@ -52,13 +72,17 @@ pub fn alloc_huge_page() -> Option<*mut u8> {
         if tail > 0 {
             libc::munmap((aligned + HUGE_PAGE) as *mut c_void, tail);
         }
-        libc::madvise(aligned as *mut c_void, HUGE_PAGE, libc::MADV_HUGEPAGE);
+        let advice = match backing {
+            Backing::Huge => libc::MADV_HUGEPAGE,
+            Backing::Base => libc::MADV_NOHUGEPAGE,
+        };
+        libc::madvise(aligned as *mut c_void, HUGE_PAGE, advice);
     }
     Some(aligned as *mut u8)
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn alloc_huge_page() -> Option<*mut u8> {
+pub fn alloc_page(_backing: Backing) -> Option<*mut u8> {
     None
 }
 
@@ -85,23 +109,26 @@ pub unsafe fn free_huge_page(_p: *mut u8) {}
 pub struct HugePagePool {
     free: parking_lot::Mutex<Vec<usize>>,
     capacity: usize,
+    backing: Backing,
 }
 
 impl HugePagePool {
-    /// A pool that keeps at most `capacity_bytes` of pages (rounded down to whole pages).
-    pub fn new(capacity_bytes: usize) -> HugePagePool {
+    /// A pool of pages backed as `backing` advises that keeps at most `capacity_bytes` of them
+    /// (rounded down to whole pages).
+    pub fn new(capacity_bytes: usize, backing: Backing) -> HugePagePool {
         HugePagePool {
             free: parking_lot::Mutex::new(Vec::new()),
             capacity: capacity_bytes / HUGE_PAGE,
+            backing,
         }
     }
 
-    /// A page from the pool, else a new one (`alloc_huge_page`); `None` if mapping one failed.
+    /// A page from the pool, else a new one (`alloc_page`); `None` if mapping one failed.
     pub fn take(&self) -> Option<*mut u8> {
         if let Some(p) = self.free.lock().pop() {
             return Some(p as *mut u8);
         }
-        alloc_huge_page()
+        alloc_page(self.backing)
     }
 
     /// Keeps `p` for a later `take`, or frees it when the pool is full.
@@ -139,6 +166,29 @@ impl Drop for HugePagePool {
     }
 }
 
+/// The VmFlags line of the mapping that holds `addr`, from /proc/self/smaps.
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn vm_flags_at(addr: usize) -> Option<String> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let mut inside = false;
+    for line in smaps.lines() {
+        let range = line.split_whitespace().next().unwrap_or("");
+        if let Some((lo, hi)) = range.split_once('-') {
+            if let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            {
+                inside = (lo..hi).contains(&addr);
+                continue;
+            }
+        }
+        if inside {
+            if let Some(flags) = line.strip_prefix("VmFlags:") {
+                return Some(flags.trim().to_string());
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -166,7 +216,7 @@ mod tests {
 
     #[test]
     fn the_pool_hands_back_what_it_kept_up_to_its_capacity() {
-        let pool = HugePagePool::new(2 * HUGE_PAGE);
+        let pool = HugePagePool::new(2 * HUGE_PAGE, Backing::Huge);
         let Some(a) = pool.take() else { return };
         let (b, c) = (pool.take().unwrap(), pool.take().unwrap());
         // SAFETY: pages from this pool, each given back once and not used afterwards.
@@ -187,6 +237,22 @@ mod tests {
             for p in again {
                 pool.give(p);
             }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pages_carry_the_advice_their_backing_asks_for() {
+        for (backing, flag) in [(Backing::Huge, "hg"), (Backing::Base, "nh")] {
+            let pool = HugePagePool::new(HUGE_PAGE, backing);
+            let p = pool.take().unwrap();
+            let flags = vm_flags_at(p as usize).unwrap();
+            assert!(
+                flags.split_whitespace().any(|f| f == flag),
+                "{backing:?}: VmFlags '{flags}' lack '{flag}'"
+            );
+            // SAFETY: a page of this pool, given back once and not used afterwards.
+            unsafe { pool.give(p) };
         }
     }
 }

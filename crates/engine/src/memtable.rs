@@ -43,6 +43,8 @@ use parking_lot::Mutex;
 
 use crate::bloom::key_hash;
 use crate::error::Result;
+#[cfg(test)]
+use crate::huge::Backing;
 use crate::huge::{alloc_huge_page, free_huge_page, HugePagePool, HUGE_PAGE};
 use crate::iter::EntryIter;
 use crate::types::{SeqNo, ValueKind};
@@ -579,6 +581,19 @@ impl Memtable {
         w.retired.push(old);
     }
 
+    /// Where the arena's page-sized chunks start (tests look up how the kernel was advised).
+    #[cfg(test)]
+    pub(crate) fn page_chunks(&self) -> Vec<usize> {
+        let w = self.writer.lock();
+        w.chunks
+            .iter()
+            .filter_map(|c| match *c {
+                Chunk::HugePage(p) => Some(p as usize),
+                Chunk::Heap(..) => None,
+            })
+            .collect()
+    }
+
     pub fn approximate_bytes(&self) -> usize {
         self.approximate_bytes.load(AtomicOrdering::Relaxed)
     }
@@ -838,7 +853,7 @@ mod tests {
     /// iterates exactly what was written to it: nothing in the arena may rely on zeroed memory.
     #[test]
     fn a_memtable_on_reused_pool_pages_sees_only_its_own_entries() {
-        let pool = Arc::new(HugePagePool::new(64 << 20));
+        let pool = Arc::new(HugePagePool::new(64 << 20, Backing::Huge));
         let fill = |m: &Memtable, salt: u8, keys: u32| {
             for i in 0..keys {
                 let key = [&i.to_be_bytes()[..], &[salt]].concat();

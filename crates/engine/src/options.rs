@@ -48,6 +48,11 @@ pub struct Options {
     pub bloom_bits_per_key: usize,
     /// Row cache capacity; 0 disables it.
     pub cache_bytes: usize,
+    /// Whether the memtable's arena asks for transparent huge pages (the default; `huge.rs`). Off,
+    /// it asks the kernel for base pages even where huge pages are enabled for everything: for
+    /// hosts where a huge page fault can stall on memory compaction, or where memory limits are
+    /// charged a huge page at a time.
+    pub huge_pages: bool,
     pub l0_compaction_trigger: usize,
     /// L0 tables at which each write batch is delayed by a millisecond, letting compaction catch up.
     pub l0_slowdown_trigger: usize,
@@ -76,6 +81,7 @@ impl Default for Options {
             block_size: 4 * KIB,
             bloom_bits_per_key: 10,
             cache_bytes: 32 * MIB,
+            huge_pages: true,
             l0_compaction_trigger: 4,
             l0_slowdown_trigger: 12,
             l0_stop_trigger: 20,

@@ -34,6 +34,7 @@ pub struct NativeOptions {
     pub block_size: Option<u32>,
     pub bloom_bits_per_key: Option<u32>,
     pub cache_bytes: Option<f64>,
+    pub huge_pages: Option<bool>,
     pub l0_compaction_trigger: Option<u32>,
     pub l0_slowdown_trigger: Option<u32>,
     pub l0_stop_trigger: Option<u32>,
@@ -79,6 +80,9 @@ fn to_options(o: NativeOptions) -> Result<Options> {
     set!(l0_stop_trigger);
     set!(level_multiplier);
     set!(max_levels);
+    if let Some(v) = o.huge_pages {
+        opts.huge_pages = v;
+    }
     if let Some(v) = bytes_option("memtableBytes", o.memtable_bytes)? {
         opts.memtable_bytes = v as usize;
     }

@@ -1,9 +1,11 @@
-// Node options: defaults and refusals that name the option (the row cache here; the rest is exercised by every
-// test that starts a node).
+// Node options: defaults and refusals that name the option (the row cache and huge pages here; the rest is
+// exercised by every test that starts a node).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { isRingkvError } from '../../../src/errors.ts'
 import { resolveNodeOptions } from '../../../src/node/options.ts'
+import { UsageError } from '../../../src/cli/args.ts'
+import { onOffArg } from '../../../src/cli/start.ts'
 
 const base = { id: 'n1', listen: '127.0.0.1:7001' }
 
@@ -22,6 +24,27 @@ test('a bad row cache size is refused, naming the option', () => {
       assert.match((e as Error).message, /rowCacheBytes/)
     }
   }
+})
+
+test('huge pages are on unless turned off; anything but a boolean is refused, naming the option', () => {
+  assert.is(resolveNodeOptions(base).hugePages, true)
+  assert.is(resolveNodeOptions({ ...base, hugePages: false }).hugePages, false)
+  for (const bad of ['off', 0, 'true']) {
+    try {
+      resolveNodeOptions({ ...base, hugePages: bad as never })
+      assert.unreachable(`accepted ${String(bad)}`)
+    } catch (e) {
+      assert.ok(isRingkvError(e, 'ERR_INVALID_ARGUMENT'), String(e))
+      assert.match((e as Error).message, /hugePages must be true or false/)
+    }
+  }
+})
+
+test('--huge-pages takes on or off', () => {
+  assert.is(onOffArg('huge-pages', undefined), undefined)
+  assert.is(onOffArg('huge-pages', 'on'), true)
+  assert.is(onOffArg('huge-pages', 'off'), false)
+  assert.throws(() => onOffArg('huge-pages', 'no'), (e: Error) => e instanceof UsageError && /--huge-pages must be on or off, got no/.test(e.message))
 })
 
 test.run()
