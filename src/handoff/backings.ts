@@ -35,9 +35,10 @@ export class EngineHintBacking implements HintBacking {
   }
 
   /** Opens (creating) the hint engine of `dir`; the backing owns it. */
-  static async open(dir: string, durability: Durability): Promise<EngineHintBacking> {
+  static async open(dir: string, durability: Durability, hugePages = true): Promise<EngineHintBacking> {
     const engine = await Engine.open(dir, {
       durability,
+      hugePages,
       maxKeyBytes: MAX_HINT_KEY_BYTES,
       maxValueBytes: DEFAULT_MAX_VALUE_BYTES + HINT_VALUE_HEADER_BYTES,
       // Hints are written once, read once when delivered and deleted: a small memtable keeps the memory a

@@ -110,7 +110,7 @@ export async function startNode(options: NodeOptions): Promise<RingkvNode> {
     // scanned by anti-entropy. Without a data directory they are kept in memory (lost on restart).
     const hints = await HintStore.open(
       options.hintBacking ??
-        (o.dataDir !== undefined ? await EngineHintBacking.open(join(o.dataDir, 'hints'), o.durability) : new MemoryHintBacking()),
+        (o.dataDir !== undefined ? await EngineHintBacking.open(join(o.dataDir, 'hints'), o.durability, o.hugePages) : new MemoryHintBacking()),
       { maxBytes: o.hints.maxBytes, maxAgeMs: o.hints.maxAgeMs, clock, logger },
     )
     toClose.push(() => hints.close())
