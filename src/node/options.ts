@@ -192,8 +192,36 @@ function checkPhi(v: unknown): number {
   return v
 }
 
+/** Every NodeOptions name; a Record so that the compiler insists a new option is added here too. */
+const NODE_OPTION_NAMES: Readonly<Record<keyof NodeOptions, true>> = {
+  id: true, listen: true, http: true, seeds: true, dataDir: true, partitions: true, keyspace: true, durability: true,
+  rowCacheBytes: true, hugePages: true, requestTimeoutMs: true, membershipIntervalMs: true, bootstrapExpect: true,
+  phiThreshold: true, hints: true, antiEntropyIntervalMs: true, partitionCleanupGraceMs: true,
+  partitionCleanupIntervalMs: true, tombstoneGraceMs: true, antiEntropyMaxPartitionsPerSecond: true,
+  antiEntropyMaxBytesPerSecond: true, clock: true, random: true, logger: true, transport: true, liveness: true,
+  store: true, hintBacking: true,
+}
+
+/**
+ * Refuses a name `what` does not take: a misspelt option (`rowCacheByte`) would otherwise leave the default the
+ * caller meant to change, without a word.
+ */
+function refuseUnknown(what: string, given: object, known: readonly string[]): void {
+  for (const [name, value] of Object.entries(given)) {
+    if (value !== undefined && !known.includes(name)) {
+      throw invalid(`${what}${name} is not an option (the options are: ${known.join(', ')})`)
+    }
+  }
+}
+
+/** The entries of `given` that are not undefined: an option given as undefined takes its default. */
+function definedOf<T extends object>(given: T | undefined): Partial<T> {
+  return given === undefined ? {} : (Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<T>)
+}
+
 export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   if (o === null || typeof o !== 'object') throw invalid('node options must be an object')
+  refuseUnknown('', o, Object.keys(NODE_OPTION_NAMES))
   if (typeof o.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(o.id)) {
     throw invalid(`id must be 1-64 characters of letters, digits, '.', '_' or '-', got ${JSON.stringify(o.id)}`)
   }
@@ -212,7 +240,9 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   const partitions = o.partitions ?? DEFAULT_PARTITIONS
   checkInt('partitions', partitions, 1, 65536)
   if ((partitions & (partitions - 1)) !== 0) throw invalid(`partitions must be a power of two, got ${partitions}`)
-  const ks = { ...keyspaceDefaults, ...(o.keyspace ?? {}) }
+  if (o.keyspace !== undefined && (o.keyspace === null || typeof o.keyspace !== 'object')) throw invalid('keyspace must be an object')
+  refuseUnknown('keyspace.', o.keyspace ?? {}, Object.keys(keyspaceDefaults))
+  const ks = { ...keyspaceDefaults, ...definedOf(o.keyspace) }
   checkInt('keyspace.n', ks.n, 1, MAX_REPLICATION)
   checkConsistency('keyspace.r', ks.r, ks.n)
   checkConsistency('keyspace.w', ks.w, ks.n)
@@ -225,7 +255,8 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     throw invalid(`durability must be 'sync', 'interval' or 'none', got ${JSON.stringify(durability)}`)
   }
   if (o.hints !== undefined && (o.hints === null || typeof o.hints !== 'object')) throw invalid('hints must be an object')
-  const hints = { ...hintDefaults, ...(o.hints ?? {}) }
+  refuseUnknown('hints.', o.hints ?? {}, Object.keys(hintDefaults))
+  const hints = { ...hintDefaults, ...definedOf(o.hints) }
   checkInt('hints.maxBytes', hints.maxBytes, 64 * 1024, 2 ** 40)
   checkInt('hints.maxAgeMs', hints.maxAgeMs, 1000, 30 * 24 * 60 * 60 * 1000)
   checkInt('hints.deliveryRate', hints.deliveryRate, 1, 1_000_000)

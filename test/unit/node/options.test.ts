@@ -40,6 +40,26 @@ test('huge pages are on unless turned off; anything but a boolean is refused, na
   }
 })
 
+test('a misspelt option is refused, at the top level, in keyspace and in hints, naming it', () => {
+  const cases: [object, RegExp][] = [
+    [{ ...base, rowCacheByte: 5 }, /^rowCacheByte is not an option/],
+    [{ ...base, keyspace: { w: 2, R: 2 } }, /^keyspace\.R is not an option \(the options are: n, r, w, lww,/],
+    [{ ...base, hints: { maxAge: 1000 } }, /^hints\.maxAge is not an option/],
+    [{ ...base, keyspace: 'quorum' }, /^keyspace must be an object/],
+  ]
+  for (const [options, message] of cases) {
+    try {
+      resolveNodeOptions(options as never)
+      assert.unreachable(`accepted ${JSON.stringify(options)}`)
+    } catch (e) {
+      assert.ok(isRingkvError(e, 'ERR_INVALID_ARGUMENT'), String(e))
+      assert.match((e as Error).message, message)
+    }
+  }
+  // An option given as undefined is the default, as if absent.
+  assert.is(resolveNodeOptions({ ...base, rowCacheBytes: undefined, keyspace: { n: undefined } }).keyspace.n, 3)
+})
+
 test('--huge-pages takes on or off', () => {
   assert.is(onOffArg('huge-pages', undefined), undefined)
   assert.is(onOffArg('huge-pages', 'on'), true)
