@@ -19,6 +19,10 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   })
   const nodes = intArg('nodes', values.nodes) ?? 3
   if (nodes < 1 || nodes > 32) throw new UsageError(`--nodes must be between 1 and 32, got ${nodes}`)
+  // Checked here too, so that a typo is one usage error rather than every node starting and failing.
+  if (values.durability !== undefined && !['sync', 'interval', 'none'].includes(values.durability)) {
+    throw new UsageError(`--durability must be sync, interval or none, got ${values.durability}`)
+  }
   const port = intArg('port', values.port) ?? 7001
   const httpPort = intArg('http-port', values['http-port']) ?? 8001
   const dataRoot = resolvePath(values.data ?? './data')
