@@ -5,7 +5,7 @@ import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse, UsageError } from './args.ts'
 import { SERVER_NODE_FLAGS } from './server-flags.ts'
-import { intArg } from './start.ts'
+import { intArg, onOffArg } from './start.ts'
 
 const STOP_GRACE_MS = 10_000
 
@@ -16,6 +16,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
     port: { type: 'string' },
     'http-port': { type: 'string' },
     durability: { type: 'string' },
+    'huge-pages': { type: 'string' },
   })
   const nodes = intArg('nodes', values.nodes) ?? 3
   if (nodes < 1 || nodes > 32) throw new UsageError(`--nodes must be between 1 and 32, got ${nodes}`)
@@ -23,6 +24,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   if (values.durability !== undefined && !['sync', 'interval', 'none'].includes(values.durability)) {
     throw new UsageError(`--durability must be sync, interval or none, got ${values.durability}`)
   }
+  onOffArg('huge-pages', values['huge-pages'])
   const port = intArg('port', values.port) ?? 7001
   const httpPort = intArg('http-port', values['http-port']) ?? 8001
   const dataRoot = resolvePath(values.data ?? './data')
@@ -45,6 +47,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       '--seeds', seeds,
       '--data', `${dataRoot}/${id}`,
       ...(values.durability === undefined ? [] : ['--durability', values.durability]),
+      ...(values['huge-pages'] === undefined ? [] : ['--huge-pages', values['huge-pages']]),
     ]
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] })
     children.push(child)

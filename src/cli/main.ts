@@ -19,7 +19,7 @@ commands:
                [--hint-bytes-per-sec 8388608] [--hint-interval-ms 2000]
                [--anti-entropy-interval MS (600000; 0 = only on repair)] [--tombstone-grace MS (10 days)]
   cluster    run a local cluster, one process per node (Ctrl-C stops it)
-               [--nodes 3] [--data ./data] [--port 7001] [--http-port 8001] [--durability interval]
+               [--nodes 3] [--data ./data] [--port 7001] [--http-port 8001] [--durability interval] [--huge-pages on]
   get KEY            read a key          [--r R] [--json]
   put KEY VALUE      write a key         [--w W] [--context C] [--ttl MS]
   delete KEY         delete a key        [--w W] [--context C]

@@ -7,13 +7,14 @@ import * as assert from 'uvu/assert'
 import { UsageError } from '../../../src/cli/args.ts'
 import { clusterCommand } from '../../../src/cli/cluster.ts'
 
-test('a bad --durability or --nodes is a usage error before any node starts', async () => {
+test('a bad --durability, --nodes or --huge-pages is a usage error before any node starts', async () => {
   const root = mkdtempSync(join(tmpdir(), 'ringkv-cluster-args-'))
   try {
     const data = join(root, 'data')
     const cases: [string[], RegExp][] = [
       [['--durability', 'fast'], /--durability must be sync, interval or none, got fast/],
       [['--nodes', '0'], /--nodes must be between 1 and 32, got 0/],
+      [['--huge-pages', 'maybe'], /--huge-pages must be on or off, got maybe/],
     ]
     for (const [args, message] of cases) {
       try {
