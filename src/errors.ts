@@ -22,3 +22,17 @@ export class RingkvError extends Error {
 export function isRingkvError(e: unknown, code?: string): e is RingkvError {
   return e instanceof RingkvError && (code === undefined || e.code === code)
 }
+
+/**
+ * Refuses option names the callee does not know: a typo (`{ W: 2 }`, `rowCacheByte`) must not pass as the default
+ * the caller meant to change. `prefix` is how the options are named in the message ('options.', 'keyspace.', or ''
+ * for a top-level options object). An option given as undefined counts as absent.
+ */
+export function refuseUnknownOptions(given: object, known: ReadonlySet<string>, prefix: string): void {
+  for (const key in given) {
+    if (!known.has(key) && (given as Record<string, unknown>)[key] !== undefined) {
+      const argument = `${prefix}${key}`
+      throw new RingkvError('ERR_INVALID_ARGUMENT', `${argument} is not an option (known: ${[...known].join(', ')})`, { details: { argument } })
+    }
+  }
+}

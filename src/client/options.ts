@@ -11,7 +11,7 @@
 //   correctness, because any node coordinates any key.
 // - markDownMs 1000: after a failed connect a node is tried last for a second, so a dead node costs one
 //   refused connection per second instead of one per request.
-import { RingkvError } from '../errors.ts'
+import { RingkvError, refuseUnknownOptions } from '../errors.ts'
 import { parseTcpAddress } from '../net/tcp.ts'
 import type { Transport } from '../net/transport.ts'
 import type { Clock } from '../runtime/clock.ts'
@@ -115,15 +115,6 @@ export function describe(value: unknown): string {
   return String(value)
 }
 
-/** Refuses option names the callee does not know: a typo (`{ W: 2 }`) must not pass as the default. */
-export function refuseUnknown(options: object, known: ReadonlySet<string>, what: string): void {
-  for (const key in options) {
-    if (!known.has(key) && (options as Record<string, unknown>)[key] !== undefined) {
-      throw invalidArgument(`${what}.${key}`, `is not an option (known: ${[...known].join(', ')})`)
-    }
-  }
-}
-
 export function integerIn(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw invalidArgument(name, `must be an integer between ${min} and ${max}, got ${describe(value)}`)
@@ -148,7 +139,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   if (typeof options !== 'object' || options === null) {
     throw invalidArgument('options', `must be an object with at least seeds, got ${describe(options)}`)
   }
-  refuseUnknown(options, KNOWN, 'options')
+  refuseUnknownOptions(options, KNOWN, 'options.')
   const d = clientDefaults
   const seeds = options.seeds
   if (!Array.isArray(seeds) || seeds.length === 0) {

@@ -5,7 +5,8 @@
 import type { Consistency, GetOptions, PutOptions, WriteOptions } from '../cluster/api.ts'
 import { DEFAULT_SCAN_LIMIT, MAX_SCAN_LIMIT } from '../cluster/api.ts'
 import type { GetRequest, ScanRequest, WriteRequest } from '../cluster/messages.ts'
-import { MAX_TIMEOUT_MS, describe, integerIn, invalidArgument, refuseUnknown } from './options.ts'
+import { refuseUnknownOptions } from '../errors.ts'
+import { MAX_TIMEOUT_MS, describe, integerIn, invalidArgument } from './options.ts'
 
 /** A key, value or scan bound: bytes, or a string that travels as UTF-8. */
 export type Bytes = string | Uint8Array
@@ -68,7 +69,7 @@ export function checkConsistency(value: unknown, name: string, zeroIsNone: boole
 function optionsObject<T extends object>(options: T | undefined, known: ReadonlySet<string>, name: string): T {
   if (options === undefined) return EMPTY_OPTIONS as T
   if (typeof options !== 'object' || options === null) throw invalidArgument(name, `must be an object, got ${describe(options)}`)
-  refuseUnknown(options, known, name)
+  refuseUnknownOptions(options, known, `${name}.`)
   return options
 }
 

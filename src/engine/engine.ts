@@ -16,7 +16,7 @@
 // - Flush, compaction, Merkle hashing and close run on the libuv thread pool.
 import { KIND_DELETE, KIND_PUT, forEachEntry, packBatch, packKeys, unpackValues, type PackedOp } from './codec.ts'
 import { native, type NativeEngine, type NativeStats } from './native.ts'
-import { RingkvError } from '../errors.ts'
+import { RingkvError, refuseUnknownOptions } from '../errors.ts'
 
 export type Durability = 'sync' | 'interval' | 'none'
 
@@ -126,6 +126,7 @@ const OPTION_KINDS: Readonly<Record<keyof EngineOptions, 'string' | 'boolean' | 
   targetFileBytes: 'bytes',
   maxLevels: 'count',
 }
+const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(OPTION_KINDS))
 const MAX_COUNT = 0xffff_ffff
 
 /**
@@ -138,10 +139,10 @@ function checkOptions(options: unknown): EngineOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalid(`options must be an object, got ${describe(options)}`)
   }
+  refuseUnknownOptions(options, OPTION_NAMES, '')
   for (const [name, value] of Object.entries(options)) {
     if (value === undefined) continue
-    const kind = (OPTION_KINDS as Record<string, string | undefined>)[name]
-    if (kind === undefined) throw invalid(`unknown option '${name}'; the options are: ${Object.keys(OPTION_KINDS).join(', ')}`)
+    const kind = OPTION_KINDS[name as keyof EngineOptions]
     const got = typeof value === 'number' || typeof value === 'boolean' ? String(value) : typeof value === 'string' ? `'${value}'` : describe(value)
     if (kind === 'string' || kind === 'boolean') {
       if (typeof value !== kind) throw invalid(`${name} must be a ${kind}, got ${got}`)

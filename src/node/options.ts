@@ -1,6 +1,6 @@
 // A node's configuration: defaults, presets and validation. A bad option fails startNode with a
 // RingkvError ERR_INVALID_ARGUMENT that names it, never a silent clamp.
-import { RingkvError } from '../errors.ts'
+import { RingkvError, refuseUnknownOptions } from '../errors.ts'
 import type { HintBacking } from '../handoff/index.ts'
 import type { Consistency } from '../cluster/api.ts'
 import type { Durability } from '../engine/index.ts'
@@ -202,18 +202,6 @@ const NODE_OPTION_NAMES: Readonly<Record<keyof NodeOptions, true>> = {
   store: true, hintBacking: true,
 }
 
-/**
- * Refuses a name `what` does not take: a misspelt option (`rowCacheByte`) would otherwise leave the default the
- * caller meant to change, without a word.
- */
-function refuseUnknown(what: string, given: object, known: readonly string[]): void {
-  for (const [name, value] of Object.entries(given)) {
-    if (value !== undefined && !known.includes(name)) {
-      throw invalid(`${what}${name} is not an option (the options are: ${known.join(', ')})`)
-    }
-  }
-}
-
 /** The entries of `given` that are not undefined: an option given as undefined takes its default. */
 function definedOf<T extends object>(given: T | undefined): Partial<T> {
   return given === undefined ? {} : (Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as Partial<T>)
@@ -221,7 +209,7 @@ function definedOf<T extends object>(given: T | undefined): Partial<T> {
 
 export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   if (o === null || typeof o !== 'object') throw invalid('node options must be an object')
-  refuseUnknown('', o, Object.keys(NODE_OPTION_NAMES))
+  refuseUnknownOptions(o, new Set(Object.keys(NODE_OPTION_NAMES)), '')
   if (typeof o.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(o.id)) {
     throw invalid(`id must be 1-64 characters of letters, digits, '.', '_' or '-', got ${JSON.stringify(o.id)}`)
   }
@@ -241,7 +229,7 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   checkInt('partitions', partitions, 1, 65536)
   if ((partitions & (partitions - 1)) !== 0) throw invalid(`partitions must be a power of two, got ${partitions}`)
   if (o.keyspace !== undefined && (o.keyspace === null || typeof o.keyspace !== 'object')) throw invalid('keyspace must be an object')
-  refuseUnknown('keyspace.', o.keyspace ?? {}, Object.keys(keyspaceDefaults))
+  refuseUnknownOptions(o.keyspace ?? {}, new Set(Object.keys(keyspaceDefaults)), 'keyspace.')
   const ks = { ...keyspaceDefaults, ...definedOf(o.keyspace) }
   checkInt('keyspace.n', ks.n, 1, MAX_REPLICATION)
   checkConsistency('keyspace.r', ks.r, ks.n)
@@ -255,7 +243,7 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     throw invalid(`durability must be 'sync', 'interval' or 'none', got ${JSON.stringify(durability)}`)
   }
   if (o.hints !== undefined && (o.hints === null || typeof o.hints !== 'object')) throw invalid('hints must be an object')
-  refuseUnknown('hints.', o.hints ?? {}, Object.keys(hintDefaults))
+  refuseUnknownOptions(o.hints ?? {}, new Set(Object.keys(hintDefaults)), 'hints.')
   const hints = { ...hintDefaults, ...definedOf(o.hints) }
   checkInt('hints.maxBytes', hints.maxBytes, 64 * 1024, 2 ** 40)
   checkInt('hints.maxAgeMs', hints.maxAgeMs, 1000, 30 * 24 * 60 * 60 * 1000)
