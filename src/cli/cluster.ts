@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { DURABILITY_MODES } from '../engine/index.ts'
 import { parse, UsageError } from './args.ts'
 import { SERVER_NODE_FLAGS } from './server-flags.ts'
 import { intArg, onOffArg } from './start.ts'
@@ -21,8 +22,8 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const nodes = intArg('nodes', values.nodes) ?? 3
   if (nodes < 1 || nodes > 32) throw new UsageError(`--nodes must be between 1 and 32, got ${nodes}`)
   // Checked here too, so that a typo is one usage error rather than every node starting and failing.
-  if (values.durability !== undefined && !['sync', 'interval', 'none'].includes(values.durability)) {
-    throw new UsageError(`--durability must be sync, interval or none, got ${values.durability}`)
+  if (values.durability !== undefined && !(DURABILITY_MODES as readonly string[]).includes(values.durability)) {
+    throw new UsageError(`--durability must be one of ${DURABILITY_MODES.join(', ')}, got ${values.durability}`)
   }
   onOffArg('huge-pages', values['huge-pages'])
   const port = intArg('port', values.port) ?? 7001

@@ -18,7 +18,9 @@ import { KIND_DELETE, KIND_PUT, forEachEntry, packBatch, packKeys, unpackValues,
 import { native, type NativeEngine, type NativeStats } from './native.ts'
 import { RingkvError, refuseUnknownOptions } from '../errors.ts'
 
-export type Durability = 'sync' | 'interval' | 'none'
+/** The durability modes, in the order the docs list them. */
+export const DURABILITY_MODES = ['sync', 'interval', 'none'] as const
+export type Durability = (typeof DURABILITY_MODES)[number]
 
 export interface EngineOptions {
   /** When a write's promise resolves; default 'interval'. */

@@ -1,4 +1,5 @@
 export {
+  DURABILITY_MODES,
   Engine,
   nativeNoop,
   ringPositions,

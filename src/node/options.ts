@@ -3,7 +3,7 @@
 import { RingkvError, refuseUnknownOptions } from '../errors.ts'
 import type { HintBacking } from '../handoff/index.ts'
 import type { Consistency } from '../cluster/api.ts'
-import type { Durability } from '../engine/index.ts'
+import { DURABILITY_MODES, type Durability } from '../engine/index.ts'
 import type { Clock, Logger, Random } from '../runtime/index.ts'
 import type { Transport } from '../net/index.ts'
 import type { ReplicaStore } from '../storage/index.ts'
@@ -239,7 +239,7 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   checkInt('keyspace.maxSiblings', ks.maxSiblings, ks.warnSiblings, 100_000)
   checkInt('keyspace.maxObjectBytes', ks.maxObjectBytes, 1024, 16 * 1024 * 1024)
   const durability = o.durability ?? 'interval'
-  if (!['sync', 'interval', 'none'].includes(durability)) {
+  if (!(DURABILITY_MODES as readonly string[]).includes(durability)) {
     throw invalid(`durability must be 'sync', 'interval' or 'none', got ${JSON.stringify(durability)}`)
   }
   if (o.hints !== undefined && (o.hints === null || typeof o.hints !== 'object')) throw invalid('hints must be an object')

@@ -12,7 +12,7 @@ test('a bad --durability, --nodes or --huge-pages is a usage error before any no
   try {
     const data = join(root, 'data')
     const cases: [string[], RegExp][] = [
-      [['--durability', 'fast'], /--durability must be sync, interval or none, got fast/],
+      [['--durability', 'fast'], /--durability must be one of sync, interval, none, got fast/],
       [['--nodes', '0'], /--nodes must be between 1 and 32, got 0/],
       [['--huge-pages', 'maybe'], /--huge-pages must be on or off, got maybe/],
     ]
