@@ -123,6 +123,11 @@ export interface NativeBinding {
   sha256(data: Uint8Array): Buffer
   /** `digestInto(data, out)`: the value digest (16 bytes) of `data` into `out`; returns 16 (crates/napi/src/fastget.rs). */
   digester(): (data: Uint8Array, out: Uint8Array) => number
+  /**
+   * `getReplyInto(envelope, now, out)`: the CLIENT_GET reply of stored envelope bytes read at `now`, written to
+   * `out` when it fits; returns its length, or -1 for bytes left to TypeScript (crates/napi/src/replies.rs).
+   */
+  getReplier(): (envelope: Uint8Array, now: number, out: Uint8Array) => number
 }
 
 function load(): NativeBinding {

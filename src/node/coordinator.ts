@@ -50,7 +50,6 @@ import {
   envelopesEqual,
   encodeEnvelope,
   liveSiblings,
-  readAnswer,
   contextOfBytes,
   resolveLww,
   type Envelope,
@@ -64,6 +63,7 @@ import type { Liveness } from './liveness.ts'
 import { DeadlineQueue } from '../net/deadlines.ts'
 import { QuorumRead, type ReadContext } from './read.ts'
 import { ReplicaLatency } from './replica-latency.ts'
+import { storedGetReply } from './stored-reply.ts'
 import { QuorumWrite } from './write.ts'
 import { DigestReads } from './digest-reads.ts'
 
@@ -255,14 +255,11 @@ export class Coordinator implements KvService {
       this.#counters.reads++
       const bytes = read.localBytes
       if (bytes === undefined) return encodeGetReply({ found: false, siblings: [], context: '' })
-      let answer
       try {
-        answer = readAnswer(bytes, read.now)
+        return storedGetReply(bytes, read.now)
       } catch (e) {
         throw new RingkvError('ERR_CORRUPTION', `stored envelope of partition ${read.partition} does not decode: ${(e as Error).message}`)
       }
-      const siblings = answer.values.length > 1 ? [...answer.values].sort((a, b) => b.timestamp - a.timestamp) : answer.values
-      return encodeGetReply({ found: siblings.length > 0, siblings, context: answer.context })
     }
     const finished = read.agreed ? Promise.resolve(read.core.answer()?.envelope) : this.#finishRead(read)
     return finished.then((envelope) => {

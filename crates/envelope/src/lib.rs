@@ -137,6 +137,17 @@ impl Sibling<'_> {
 pub struct Envelope<'a> {
     pub context: Vec<(&'a [u8], u64)>,
     pub siblings: Vec<Sibling<'a>>,
+    /// Where the context block ends: the bytes before it are the client context (format byte and
+    /// context block; both formats are 1), as `readAnswer` in src/versioning/codec.ts hands it out.
+    pub context_end: usize,
+}
+
+/// A value a read shows: a sibling that is neither a tombstone nor expired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveValue<'a> {
+    pub timestamp: u64,
+    pub expires_at: u64,
+    pub value: &'a [u8],
 }
 
 impl<'a> Envelope<'a> {
@@ -148,6 +159,7 @@ impl<'a> Envelope<'a> {
             return None;
         }
         let context = read_context(&mut r)?;
+        let context_end = r.at;
         // Each sibling is at least 5 bytes: actor index, counter, timestamp, expiry, kind.
         let count = r.count(5)?;
         let mut siblings = Vec::with_capacity(count);
@@ -186,7 +198,31 @@ impl<'a> Envelope<'a> {
         if r.left() != 0 {
             return None;
         }
-        Some(Envelope { context, siblings })
+        Some(Envelope {
+            context,
+            siblings,
+            context_end,
+        })
+    }
+
+    /// The values a read at `now` (milliseconds since the epoch) shows, in stored order: what
+    /// `readAnswer` lists. A value expires once `now` reaches its expiry (0: never); the times are
+    /// compared as the JavaScript numbers they are there.
+    pub fn live_values(&self, now: f64) -> Vec<LiveValue<'a>> {
+        self.siblings
+            .iter()
+            .filter_map(|s| {
+                let value = s.value?;
+                // Varints are at most 2^53-1, exact as f64.
+                #[allow(clippy::cast_precision_loss)]
+                let live = s.expires_at == 0 || s.expires_at as f64 > now;
+                live.then_some(LiveValue {
+                    timestamp: s.timestamp,
+                    expires_at: s.expires_at,
+                    value,
+                })
+            })
+            .collect()
     }
 
     /// The context's counter for `actor`, 0 when absent.
@@ -253,6 +289,7 @@ pub fn replica_merge(
         None => Envelope {
             context: Vec::new(),
             siblings: Vec::new(),
+            context_end: 0,
         },
     };
     if stored.is_none() && theirs.context.is_empty() {
@@ -286,6 +323,7 @@ pub fn replica_merge(
     MergeDecision::StoreIncoming
 }
 
+pub mod answer;
 pub mod update;
 
 #[cfg(test)]

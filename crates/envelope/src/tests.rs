@@ -270,3 +270,54 @@ fn a_corrupt_stored_copy_goes_the_general_way() {
         MergeDecision::Fallback
     );
 }
+
+#[test]
+fn a_read_sees_values_that_are_neither_deleted_nor_expired_and_the_context_before_them() {
+    let mut bytes = encode(&Spec {
+        context: &[("n1#1/0", 2), ("n2#1/0", 1)],
+        siblings: &[],
+    });
+    bytes.pop(); // the sibling count, written again below with siblings that carry expiries
+    let context_end = bytes.len();
+    varint(&mut bytes, 3);
+    type SiblingSpec<'a> = (u64, u64, u64, u64, Option<&'a [u8]>);
+    let siblings: [SiblingSpec<'_>; 3] = [
+        (0, 1, 10, 0, Some(b"kept")),
+        (0, 2, 20, 500, Some(b"expires at 500")),
+        (1, 1, 30, 0, None),
+    ];
+    for (actor, counter, timestamp, expires_at, value) in siblings {
+        for v in [actor, counter, timestamp, expires_at] {
+            varint(&mut bytes, v);
+        }
+        match value {
+            None => bytes.push(TOMBSTONE),
+            Some(v) => {
+                bytes.push(VALUE);
+                varint(&mut bytes, v.len() as u64);
+                bytes.extend_from_slice(v);
+            }
+        }
+    }
+    let e = Envelope::parse(&bytes).expect("parses");
+    assert_eq!(e.context_end, context_end);
+    let before = e.live_values(499.0);
+    assert_eq!(
+        before,
+        vec![
+            LiveValue {
+                timestamp: 10,
+                expires_at: 0,
+                value: b"kept"
+            },
+            LiveValue {
+                timestamp: 20,
+                expires_at: 500,
+                value: b"expires at 500"
+            },
+        ]
+    );
+    // Expired once the read's time reaches the expiry, as `expiresAt > now` in TypeScript.
+    assert_eq!(e.live_values(500.0).len(), 1);
+    assert_eq!(e.live_values(499.5).len(), 2);
+}

@@ -99,7 +99,7 @@ unsafe fn typed_array(
 }
 
 /// A Uint8Array's bytes: pointer and length.
-unsafe fn u8_array(
+pub(crate) unsafe fn u8_array(
     env: sys::napi_env,
     value: sys::napi_value,
     what: &str,
@@ -137,7 +137,7 @@ unsafe fn f64_array(
 }
 
 /// The number a raw function returns.
-enum Number {
+pub(crate) enum Number {
     Int32(i32),
     Uint32(u32),
     Double(f64),
@@ -148,7 +148,7 @@ enum Number {
 ///
 /// # Safety
 /// `env` is the env of the running callback.
-unsafe fn answer<T>(
+pub(crate) unsafe fn answer<T>(
     env: sys::napi_env,
     name: &str,
     body: impl FnOnce() -> Result<T>,
@@ -180,7 +180,7 @@ unsafe fn answer<T>(
 
 /// A call's first `N` arguments (missing ones are `undefined`), how many were passed, and the
 /// function's callback data.
-unsafe fn call_args<const N: usize>(
+pub(crate) unsafe fn call_args<const N: usize>(
     env: sys::napi_env,
     info: sys::napi_callback_info,
     name: &str,
@@ -231,7 +231,7 @@ unsafe fn slot_call<'a, const N: usize>(
 
 /// A Uint8Array argument's bytes, to read during the current call only: a typed array's bytes
 /// stay put while no JavaScript runs.
-unsafe fn input_bytes<'a>(
+pub(crate) unsafe fn input_bytes<'a>(
     env: sys::napi_env,
     value: sys::napi_value,
     what: &str,
@@ -674,7 +674,7 @@ unsafe extern "C" fn ring_word_callback(
 }
 
 /// Makes a stateless raw function (no callback data).
-fn plain_function<'env>(
+pub(crate) fn plain_function<'env>(
     env: &'env Env,
     name: &str,
     callback: unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value,

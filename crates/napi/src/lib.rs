@@ -10,6 +10,7 @@
 //! - `fastget`   the point-read fast path: a hand-written Node-API callback (`getInto`)
 //! - `hashing`   batched SHA-256 ring positions
 //! - `codec`     packing of key lists and batches across the boundary (one call, one buffer)
+//! - `replies`   the CLIENT_GET reply of an agreed read, built from the stored bytes
 #![deny(clippy::all)]
 // napi-derive registers exports only outside `cfg(test)`, so a test build sees them as unused.
 #![cfg_attr(test, allow(dead_code))]
@@ -21,6 +22,7 @@ mod errors;
 mod fastget;
 mod hashing;
 mod registry;
+mod replies;
 
 use napi_derive::napi;
 
