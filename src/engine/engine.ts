@@ -286,6 +286,8 @@ export class Engine {
   readonly #mergeFrom: (key: Uint8Array, incoming: Uint8Array, ownActorPrefix: Uint8Array) => number
   /** Reused by every `get`; its own ArrayBuffer (never Node's shared pool). */
   #readBuffer: Buffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
+  /** A replica's batch of digest reads (crates/napi/src/digests.rs); made on first use. */
+  #answerDigests: ((payload: Uint8Array, maxKeyBytes: number, budgetBytes: number, out: Uint8Array) => number) | undefined
   #turn: Turn | null = null
   #closed = false
 
@@ -377,6 +379,33 @@ export class Engine {
     const digest = Buffer.allocUnsafe(VALUE_DIGEST_BYTES)
     this.#readBuffer.copy(digest, 0, 0, VALUE_DIGEST_BYTES)
     return digest
+  }
+
+  /**
+   * A replica's answer to a REPLICA_DIGESTS request (src/cluster/messages.ts) in one native call: per entry, the
+   * stored value of storage key (partition, key) digested where it lies and compared with the coordinator's digest,
+   * and the stored bytes when they differ, while the reply stays within `budgetBytes`; entries whose key is longer
+   * than `maxKeyBytes`, or whose lookup fails, answer their error code. Undefined for a malformed payload (nothing
+   * was looked up): the caller's decoder says what is wrong with it.
+   */
+  answerDigestReads(payload: Uint8Array, maxKeyBytes: number, budgetBytes: number): Buffer | undefined {
+    this.#answerDigests ??= this.#native.digestReader()
+    let n: number
+    try {
+      n = this.#answerDigests(payload, maxKeyBytes, budgetBytes, this.#readBuffer)
+      if (n > this.#readBuffer.length) {
+        // Nothing was written; the engine's contents cannot change before the call is made again.
+        const out = Buffer.allocUnsafe(n)
+        this.#answerDigests(payload, maxKeyBytes, budgetBytes, out)
+        return out
+      }
+    } catch (e) {
+      throw toRingkvError(e)
+    }
+    if (n < 0) return undefined
+    const reply = Buffer.allocUnsafe(n)
+    this.#readBuffer.copy(reply, 0, 0, n)
+    return reply
   }
 
   getMany(keys: readonly Key[]): (Buffer | undefined)[] {

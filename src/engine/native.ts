@@ -74,6 +74,12 @@ export interface NativeEngine {
    * value to out[0..n] when n <= out.length (and left out untouched otherwise).
    */
   reader(): (key: Uint8Array, out: Uint8Array, digest?: boolean) => number
+  /**
+   * A replica's answer to a batch of digest reads (crates/napi/src/digests.rs): `answerDigests(payload, maxKeyBytes,
+   * budgetBytes, out)` returns -1 for a malformed REPLICA_DIGESTS payload (nothing looked up), else the reply's length
+   * n, written to out[0..n] when it fits.
+   */
+  digestReader(): (payload: Uint8Array, maxKeyBytes: number, budgetBytes: number, out: Uint8Array) => number
   /** The put fast path: `putFrom(key, value, expiresAt)` (0: no expiry) returns the log position (crates/napi/src/fastget.rs). */
   writer(): (key: Uint8Array, value: Uint8Array, expiresAt: number) => number
   /**

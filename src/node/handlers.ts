@@ -65,6 +65,30 @@ function hasDigest(store: ReplicaStore, q: ReplicaGetUnless): boolean {
   return digest === undefined ? q.digest === undefined : q.digest !== undefined && Buffer.compare(digest, q.digest) === 0
 }
 
+/**
+ * A REPLICA_DIGESTS reply built entry by entry with getDigest and getBytes: what a store without `answerDigests`
+ * (the memory store) answers, and what the native store's answer must equal. A reply that would outgrow
+ * `budgetBytes` leaves an entry's bytes out: the coordinator asks for them alone.
+ */
+export function answerDigestsInTypeScript(store: ReplicaStore, payload: Uint8Array, budgetBytes: number, logger: Logger): Uint8Array {
+  const entries = decodeReplicaDigests(payload)
+  const reply = new ReplicaDigestsReply(entries.length, 4 + 2 * entries.length)
+  for (const q of entries) {
+    try {
+      if (hasDigest(store, q)) {
+        reply.same()
+        continue
+      }
+      const bytes = store.getBytes(q.partition, q.key)
+      if (bytes !== undefined && reply.bytes + bytes.length > budgetBytes) reply.withheld()
+      else reply.differs(bytes)
+    } catch (e) {
+      reply.failed(asRingkvError(e, logger).code)
+    }
+  }
+  return reply.finish()
+}
+
 function asRingkvError(e: unknown, logger: Logger): RingkvError {
   if (e instanceof RingkvError) return e
   logger.error('unexpected error in a request handler', { error: e instanceof Error ? e.stack : String(e) })
@@ -171,25 +195,7 @@ export function createHandlers(d: HandlerDeps): HandlerTable {
     ],
     [
       MessageType.REPLICA_DIGESTS,
-      (payload) => {
-        const entries = decodeReplicaDigests(payload)
-        const reply = new ReplicaDigestsReply(entries.length, 4 + 2 * entries.length)
-        for (const q of entries) {
-          try {
-            if (hasDigest(store, q)) {
-              reply.same()
-              continue
-            }
-            const bytes = store.getBytes(q.partition, q.key)
-            // A reply that would outgrow the budget leaves the bytes out: the coordinator asks for them alone.
-            if (bytes !== undefined && reply.bytes + bytes.length > DIGESTS_REPLY_BUDGET_BYTES) reply.withheld()
-            else reply.differs(bytes)
-          } catch (e) {
-            reply.failed(asRingkvError(e, logger).code)
-          }
-        }
-        return reply.finish()
-      },
+      (payload) => store.answerDigests?.(payload, DIGESTS_REPLY_BUDGET_BYTES) ?? answerDigestsInTypeScript(store, payload, DIGESTS_REPLY_BUDGET_BYTES, logger),
     ],
     [
       MessageType.REPLICA_PUT,

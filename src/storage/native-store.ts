@@ -116,6 +116,14 @@ export class NativeStore implements ReplicaStore {
     return this.engine.digest(storageKey)
   }
 
+  answerDigests(payload: Uint8Array, budgetBytes: number): Uint8Array | undefined {
+    if (this.#closed) return undefined
+    const reply = this.engine.answerDigestReads(payload, this.limits.maxKeyBytes, budgetBytes)
+    // One engine lookup per entry; the count leads both the request and the reply.
+    if (reply !== undefined) this.#stats.gets += reply.readUInt32BE(0)
+    return reply
+  }
+
   update(
     partition: number,
     key: Uint8Array,

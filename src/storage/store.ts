@@ -175,6 +175,13 @@ export interface ReplicaStore {
    */
   getDigest(partition: number, key: Uint8Array): Uint8Array | undefined
   /**
+   * Optional: the whole reply to a REPLICA_DIGESTS request (src/cluster/messages.ts) at once -- per entry, whether
+   * the stored copy has the coordinator's digest, else its bytes while the reply stays within `budgetBytes` --
+   * exactly what the handler would build with getDigest and getBytes. Undefined when the store leaves the request
+   * to that handler (a malformed payload, a closed store). The native store answers in one engine call.
+   */
+  answerDigests?(payload: Uint8Array, budgetBytes: number): Uint8Array | undefined
+  /**
    * The coordinator's write, atomic within one synchronous turn:
    * stored' = updateEnvelope(stored, context, keyActor, write), where `actor` is the issuer ("<node>#<epoch>")
    * and keyActor its key epoch for this key (key-epochs.ts): the one of the stored envelope while the store holds

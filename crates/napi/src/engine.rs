@@ -379,6 +379,13 @@ impl NativeEngine {
         crate::fastget::updater(env, &self.db)
     }
 
+    /// A replica's answer to a batch of digest reads for this handle: `answerDigests(payload,
+    /// maxKeyBytes, budgetBytes, out): number` (see `digests`).
+    #[napi(js_name = "digestReader")]
+    pub fn digest_reader<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        crate::digests::digest_reader(env, &self.db)
+    }
+
     /// The point-read fast path for this handle: `getInto(key, out): number` (see `fastget`).
     #[napi]
     pub fn reader<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {

@@ -208,7 +208,7 @@ pub(crate) unsafe fn call_args<const N: usize>(
 /// A call of a function made by `slot_function`: its first `N` arguments (missing ones are
 /// `undefined`), how many were passed -- at least `required`, else `usage` is the error -- and the
 /// engine slot the function was made for.
-unsafe fn slot_call<'a, const N: usize>(
+pub(crate) unsafe fn slot_call<'a, const N: usize>(
     env: sys::napi_env,
     info: sys::napi_callback_info,
     name: &str,
@@ -338,7 +338,7 @@ pub fn writer<'env>(env: &'env Env, slot: &Arc<DbSlot>) -> Result<Unknown<'env>>
 }
 
 /// A raw function whose callback data is (a box of) the engine slot, freed by a finalizer.
-fn slot_function<'env>(
+pub(crate) fn slot_function<'env>(
     env: &'env Env,
     slot: &Arc<DbSlot>,
     name: &str,

@@ -8,6 +8,7 @@
 //! - `registry`  one engine per data directory per process, shared by worker threads
 //! - `errors`    engine errors to JS errors with a stable `code`
 //! - `fastget`   the point-read fast path: a hand-written Node-API callback (`getInto`)
+//! - `digests`   a replica's answer to a batch of digest reads (REPLICA_DIGESTS) in one call
 //! - `hashing`   batched SHA-256 ring positions
 //! - `codec`     packing of key lists and batches across the boundary (one call, one buffer)
 //! - `replies`   the CLIENT_GET reply of an agreed read, built from the stored bytes
@@ -17,6 +18,7 @@
 
 mod codec;
 mod cursor;
+mod digests;
 mod engine;
 mod errors;
 mod fastget;
